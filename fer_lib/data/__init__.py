@@ -1,0 +1,1 @@
+"""Datasets (synthetic and real), transforms and on-disk caches."""

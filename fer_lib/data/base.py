@@ -1,0 +1,130 @@
+"""The one in-memory dataset type every loader returns, and the unified label order.
+
+Images are kept as uint8 arrays of shape (N, H, W, C) (a NumPy array or a read-only memmap of a cache
+file), so a 2-core machine never decodes JPEGs during training. A transform turns one image into a float
+tensor (or a list of views); `FaceDataset.__getitem__` returns a dict sample.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+# Unified class order used by every dataset (7 basic classes; AffectNet-8 / FERPlus add contempt).
+EMOTIONS_7 = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger")
+EMOTIONS_8 = EMOTIONS_7 + ("contempt",)
+UNLABELED = -1
+
+Transform = Callable[[torch.Tensor], Any]
+
+
+class DatasetError(ValueError):
+    """Bad input data: the message names the file and what was expected."""
+
+
+@dataclass
+class FaceDataset(torch.utils.data.Dataset):
+    """Images with labels and optional per-sample metadata.
+
+    images:      uint8 (N, H, W, C), C in {1, 3}
+    labels:      int64 (N,), class index in `class_names` order, or UNLABELED (-1)
+    class_names: names in unified order (EMOTIONS_7 / EMOTIONS_8, or others for non-FER corpora)
+    soft_labels: float32 (N, K) vote distributions (rows sum to 1), or None
+    face_boxes:  float32 (N, 4) x0, y0, x1, y1 in pixels of the stored image, or None
+    meta:        extra per-sample arrays, first dim N (e.g. identity, au, landmarks, sequence_id, frame_index)
+    transform:   uint8 CHW tensor -> float tensor or list of views; None gives float CHW in [0, 1]
+    name:        short name for logs and reports
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    soft_labels: np.ndarray | None = None
+    face_boxes: np.ndarray | None = None
+    meta: dict[str, np.ndarray] = field(default_factory=dict)
+    transform: Transform | None = None
+    name: str = "dataset"
+
+    def __post_init__(self) -> None:
+        n = len(self.images)
+        if self.images.ndim != 4 or self.images.dtype != np.uint8 or self.images.shape[-1] not in (1, 3):
+            raise DatasetError(f"{self.name}: images must be uint8 (N, H, W, C) with C in 1 or 3, "
+                               f"got {self.images.dtype} {self.images.shape}")
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        arrays = {"labels": self.labels, "soft_labels": self.soft_labels, "face_boxes": self.face_boxes,
+                  **{f"meta[{k!r}]": v for k, v in self.meta.items()}}
+        for key, value in arrays.items():
+            if value is not None and len(value) != n:
+                raise DatasetError(f"{self.name}: {key} has {len(value)} rows, expected {n} (one per image)")
+        bad = (self.labels != UNLABELED) & ((self.labels < 0) | (self.labels >= len(self.class_names)))
+        if bad.any():
+            raise DatasetError(f"{self.name}: label {self.labels[bad][0]} outside 0..{len(self.class_names) - 1}"
+                               f" ({', '.join(self.class_names)})")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.images.shape[1])
+
+    @property
+    def channels(self) -> int:
+        return int(self.images.shape[-1])
+
+    def image_tensor(self, index: int) -> torch.Tensor:
+        """The stored image as uint8 (C, H, W)."""
+        return torch.from_numpy(np.ascontiguousarray(self.images[index])).permute(2, 0, 1)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        """Sample dict: image, label, index (+ soft_label, face_box when present).
+
+        `key` may be `(index, seed)` (see engine.sampler): the transform then runs under that seed, so
+        augmentations are reproducible per sample and epoch whatever the number of workers.
+        """
+        index, seed = (key, None) if isinstance(key, (int, np.integer)) else key
+        image = self.image_tensor(index)
+        if self.transform is None:
+            view = image.float().div_(255)
+        elif seed is None:
+            view = self.transform(image)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                view = self.transform(image)
+        sample: dict[str, Any] = {"image": view, "label": int(self.labels[index]), "index": int(index)}
+        if self.soft_labels is not None:
+            sample["soft_label"] = torch.as_tensor(self.soft_labels[index], dtype=torch.float32)
+        if self.face_boxes is not None:
+            sample["face_box"] = torch.as_tensor(self.face_boxes[index], dtype=torch.float32)
+        return sample
+
+    def subset(self, indices: np.ndarray, name: str | None = None) -> "FaceDataset":
+        """A new dataset holding only `indices` (every array sliced alike; images are copied into memory)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        return FaceDataset(
+            images=self.images[indices], labels=self.labels[indices], class_names=self.class_names,
+            soft_labels=None if self.soft_labels is None else self.soft_labels[indices],
+            face_boxes=None if self.face_boxes is None else self.face_boxes[indices],
+            meta={k: v[indices] for k, v in self.meta.items()}, transform=self.transform,
+            name=name or self.name)
+
+    def with_transform(self, transform: Transform | None) -> "FaceDataset":
+        """The same data with another transform (arrays are shared, not copied)."""
+        return FaceDataset(self.images, self.labels, self.class_names, self.soft_labels, self.face_boxes,
+                           self.meta, transform, self.name)
+
+
+@dataclass
+class DatasetSplits:
+    """Train / val / test splits of one dataset (val may be carved from train by the loader)."""
+
+    train: FaceDataset
+    val: FaceDataset
+    test: FaceDataset

@@ -1,0 +1,1 @@
+"""Train loop, devices, seeding, checkpoints, schedules and multi-process (DDP) support."""
