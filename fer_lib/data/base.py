@@ -80,7 +80,7 @@ class FaceDataset(torch.utils.data.Dataset):
 
     def image_tensor(self, index: int) -> torch.Tensor:
         """The stored image as uint8 (C, H, W)."""
-        return torch.from_numpy(np.ascontiguousarray(self.images[index])).permute(2, 0, 1)
+        return torch.from_numpy(np.array(self.images[index])).permute(2, 0, 1)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         """Sample dict: image, label, index (+ soft_label, face_box when present).
