@@ -20,7 +20,6 @@ class RunConfig:
     data_root: str = ""                # folder of a real dataset (ignored for synthfer)
     image_size: int = 48
     channels: int = 3
-    num_classes: int = 7
     synthfer_train: int = 4000         # labeled SynthFER training images
     synthfer_val: int = 500
     synthfer_test: int = 1000

@@ -1,0 +1,1 @@
+"""Evaluation: predictions, metrics, probes on frozen features."""
