@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -11,6 +11,9 @@ from fer_lib.engine.devices import resolve_device
 from fer_lib.engine.seeding import seed_everything
 from fer_lib.paths import runs_dir
 from fer_lib.report import record_metrics
+
+if TYPE_CHECKING:
+    import matplotlib.figure
 
 
 def start(notebook: str, profile: str = "quick", **params: Any) -> tuple[RunConfig, torch.device, Path]:
@@ -36,3 +39,11 @@ def finish(run_dir: Path, notebook: str, metrics: dict[str, Any]) -> dict[str, A
         shown = f"{value:.4f}" if isinstance(value, float) else value
         print(f"{key:<{width}}  {shown}")
     return metrics
+
+
+def save_figure(figure: "matplotlib.figure.Figure", run_dir: Path, notebook: str, name: str) -> Path:
+    """Save a key figure as runs/<profile>/figures/<notebook>__<name>.png; the run report embeds it."""
+    path = Path(run_dir) / "figures" / f"{notebook}__{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    return path

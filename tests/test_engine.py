@@ -15,7 +15,7 @@ import torch
 from fer_lib.engine.checkpoint import CheckpointError, load_checkpoint, load_state_strict
 from fer_lib.engine.sampler import SeededBatchSampler
 from fer_lib.engine.train import NonFiniteLossError, fit
-from fer_lib.methods.base import LossOutput
+from fer_lib.methods.base import LossOutput, StepContext
 from fer_lib.methods.supervised import SupervisedCE
 from tests.train_tiny import tiny_dataset, tiny_model, tiny_settings, train_tiny
 
@@ -77,15 +77,13 @@ def test_a_killed_process_resumes_to_the_same_weights(tmp_path: Path) -> None:
 
 
 def test_a_nan_loss_stops_with_a_clear_error_and_keeps_the_last_checkpoint(tmp_path: Path) -> None:
-    train_tiny(tmp_path, epochs=1)
-    before = load_checkpoint(tmp_path / "last.pt")["global_step"]
+    def nan_at_step_8(model: torch.nn.Module, batch: dict, ctx: StepContext) -> LossOutput:
+        loss = torch.nn.functional.cross_entropy(model(batch["image"]), batch["label"])
+        return LossOutput(loss * float("nan") if ctx.global_step == 8 else loss)
 
-    def nan_objective(model: torch.nn.Module, batch: dict, ctx: object) -> LossOutput:
-        return LossOutput(model(batch["image"]).sum() * float("nan"))
-
-    with pytest.raises(NonFiniteLossError, match="loss is nan at epoch 2.*last.pt"):
-        fit(tiny_model(), nan_objective, tiny_dataset(), tiny_settings(), tmp_path)
-    assert load_checkpoint(tmp_path / "last.pt")["global_step"] == before
+    with pytest.raises(NonFiniteLossError, match="loss is nan at epoch 2, step 3.*last.pt.*intact"):
+        fit(tiny_model(), nan_at_step_8, tiny_dataset(), tiny_settings(checkpoint_every_steps=1), tmp_path)
+    assert load_checkpoint(tmp_path / "last.pt")["global_step"] == 8
 
 
 def test_gradient_accumulation_matches_the_full_batch(tmp_path: Path) -> None:
@@ -122,3 +120,9 @@ def test_torchrun_ddp_on_gloo_matches_a_single_process(tmp_path: Path) -> None:
                     "--master_port", "29517", str(TINY_SCRIPT), str(tmp_path / "ddp"), "--dropout", "0"],
                    check=True, env=SCRIPT_ENV, timeout=300)
     assert_same_weights(torch.load(tmp_path / "ddp" / "final.pt", weights_only=True), single, atol=1e-5)
+
+
+def test_resuming_with_other_settings_names_what_changed(tmp_path: Path) -> None:
+    train_tiny(tmp_path, epochs=1)
+    with pytest.raises(CheckpointError, match=r"other settings \(base_lr: 0.05 -> 0.1"):
+        train_tiny(tmp_path, epochs=1, base_lr=0.1)

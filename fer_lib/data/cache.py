@@ -29,7 +29,10 @@ def cache_exists(folder: Path) -> bool:
 
 
 def save_cache(folder: Path, dataset: FaceDataset, extra: dict[str, Any] | None = None) -> Path:
-    """Write `dataset` (without its transform) to `folder` atomically; `extra` goes into the manifest."""
+    """Write `dataset` (without its transform) to `folder` atomically; `extra` goes into the manifest.
+
+    A complete cache already at `folder` is kept (delete it first to rebuild).
+    """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}")
@@ -46,9 +49,14 @@ def save_cache(folder: Path, dataset: FaceDataset, extra: dict[str, Any] | None 
                     "num_images": len(dataset), "image_shape": list(dataset.images.shape[1:]),
                     "extra": extra or {}}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
+        if folder.exists() and not cache_exists(folder):
+            shutil.rmtree(folder)  # leftovers of a foreign or broken write
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            if not cache_exists(folder):
+                raise
+            # another process finished the same cache first: keep its copy
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -23,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from fer_lib.engine.checkpoint import load_checkpoint, load_state_strict, rng_state, save_atomic, set_rng_state
+from fer_lib.engine.checkpoint import CheckpointError, load_checkpoint, load_state_strict, rng_state, save_atomic, set_rng_state
 from fer_lib.engine.devices import autocast_dtype, resolve_device
 from fer_lib.engine.distributed import (DistContext, barrier, init_distributed, mean_over_processes,
                                         process_device)
@@ -144,7 +144,7 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, settings: Tr
     state = {"epoch": 0, "batch_in_epoch": 0, "global_step": 0, "history": [], "best": None}
     checkpoint_path = run_dir / "last.pt"
     if settings.resume and checkpoint_path.is_file():
-        state = _restore(checkpoint_path, model, optimizer, scaler, ema)
+        state = _restore(checkpoint_path, settings, model, optimizer, scaler, ema)
         if context.is_main:
             print(f"resuming from {checkpoint_path} at epoch {state['epoch']}, step {state['global_step']}")
     train_model = DistributedDataParallel(model) if context.enabled else model
@@ -201,7 +201,7 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, settings: Tr
             if ema is not None:
                 ema.update(model, step=global_step)
             progress.update(1)
-            progress.set_postfix(loss=f"{float(output.loss):.4f}", refresh=False)
+            progress.set_postfix(loss=f"{output.loss.item():.4f}", refresh=False)
             if settings.checkpoint_every_steps and global_step % settings.checkpoint_every_steps == 0:
                 save(checkpoint_path, epoch, batch_index + 1)
             if on_step is not None:
@@ -227,9 +227,19 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, settings: Tr
     return FitResult(model=model, ema_model=None if ema is None else ema.module, history=history, run_dir=run_dir)
 
 
-def _restore(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-             ema: ModelEmaV3 | None) -> dict[str, Any]:
+# Settings that may change between a run and its resumption without changing the result.
+_RESUMABLE_CHANGES = {"device", "num_workers", "resume", "checkpoint_every_steps", "micro_batch_size"}
+
+
+def _restore(path: Path, settings: TrainSettings, model: nn.Module, optimizer: torch.optim.Optimizer,
+             scaler: torch.amp.GradScaler, ema: ModelEmaV3 | None) -> dict[str, Any]:
     checkpoint = load_checkpoint(path)
+    saved, current = checkpoint["settings"], asdict(settings)
+    changed = sorted(k for k in current if k not in _RESUMABLE_CHANGES and saved.get(k) != current[k])
+    if changed:
+        details = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in changed)
+        raise CheckpointError(f"{path} was written with other settings ({details}); resume with the same "
+                              f"settings, or choose another run folder (run_name) or delete it to start afresh")
     load_state_strict(model, checkpoint["model"], f"checkpoint {path}")
     optimizer.load_state_dict(checkpoint["optimizer"])
     scaler.load_state_dict(checkpoint["scaler"])

@@ -1,0 +1,39 @@
+# fer-ssl: two commands on a fresh machine.
+#   make run    installs if needed, runs every notebook headless (PROFILE=quick) and writes runs/<profile>/report.md
+#   make test   installs if needed, runs the unit tests and nbval over every notebook at the smoke profile
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROFILE ?= quick
+INSTALLED := $(VENV)/.installed-stamp
+# pytest-xdist workers (nbval needs --dist loadscope)
+JOBS ?= 2
+
+.PHONY: install run test lab bench clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(INSTALLED)
+
+run: install
+	$(PY) -m fer_lib run-notebooks --profile $(PROFILE)
+
+# nbval runs copies of the notebooks with `profile = "smoke"` injected by papermill (--prepare-only).
+test: install
+	rm -rf build/nbval build/test-runs
+	$(PY) -m fer_lib prepare-notebooks --profile smoke --out build/nbval
+	FER_SSL_RUNS=$(CURDIR)/build/test-runs $(PY) -m pytest -n $(JOBS) --dist loadscope \
+		tests build/nbval --nbval-lax --nbval-current-env
+
+lab: install
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: install
+	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf build runs .cache

@@ -1,0 +1,90 @@
+"""Command line: `python -m fer_lib <command> [--profile P] [--<config-field> VALUE ...]`.
+
+Every RunConfig field is a flag (underscores become dashes), so a CLI run and a papermill run with the
+same parameters train the same thing. Under `torchrun --nproc_per_node N -m fer_lib ...` training
+commands run DDP.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from fer_lib.config import PROFILES, RunConfig, make_config
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    for field in dataclasses.fields(RunConfig):
+        if field.name != "profile":
+            parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, default=None,
+                                metavar=field.type.upper() if isinstance(field.type, str) else "VALUE",
+                                help=f"(profile default: quick={getattr(PROFILES['quick'], field.name)!r})")
+
+
+def _config(args: argparse.Namespace) -> RunConfig:
+    fields = {f.name for f in dataclasses.fields(RunConfig)} - {"profile"}
+    return make_config(args.profile, **{k: getattr(args, k) for k in fields})
+
+
+def _parse_parameters(pairs: list[str]) -> dict[str, str]:
+    parameters = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--param expects KEY=VALUE, got {pair!r}")
+        parameters[key] = value
+    return parameters
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m fer_lib", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run-notebooks", help="execute every notebook headless and write the report")
+    run.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    run.add_argument("--only", nargs="*", default=None, help="notebook name prefixes, e.g. 01 03")
+    run.add_argument("--param", action="append", default=[], help="notebook parameter KEY=VALUE")
+
+    prepare = commands.add_parser("prepare-notebooks", help="inject a profile into copies of the notebooks (nbval)")
+    prepare.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
+    prepare.add_argument("--out", type=Path, required=True)
+
+    pretrain = commands.add_parser("pretrain-mae", help="MAE pre-training on the face or general corpus")
+    pretrain.add_argument("--domain", choices=("face", "general"), default="face")
+    _add_config_flags(pretrain)
+
+    finetune = commands.add_parser("finetune", help="fine-tune a ViT classifier and evaluate it")
+    finetune.add_argument("--init", default="scratch",
+                          help="scratch, face or general (this profile's MAE run), or a checkpoint path")
+    _add_config_flags(finetune)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "run-notebooks":
+        from fer_lib.notebook_runner import run_notebooks
+        runs, report = run_notebooks(args.profile, _parse_parameters(args.param), args.only)
+        print(f"report: {report}")
+        return 0 if all(r.status == "ok" for r in runs) else 1
+    if args.command == "prepare-notebooks":
+        from fer_lib.notebook_runner import prepare_notebooks
+        for path in prepare_notebooks(args.profile, args.out):
+            print(path)
+        return 0
+    cfg = _config(args)
+    if args.command == "pretrain-mae":
+        from fer_lib.recipes.pretrain import pretrain_mae
+        result = pretrain_mae(cfg, args.domain)
+        print(f"encoder saved in {result.run_dir}")
+        return 0
+    from fer_lib.recipes.finetune import finetune_and_evaluate
+    print(finetune_and_evaluate(cfg, args.init).summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

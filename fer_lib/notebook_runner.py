@@ -1,0 +1,91 @@
+"""`make run` and `make test` machinery: execute notebooks with papermill and write the run report.
+
+run_notebooks   executes every notebook of notebooks/ in order at a profile, writing executed copies to
+                runs/<profile>/notebooks/ and runs/<profile>/report.md (status, time, metrics, figures).
+prepare_notebooks writes copies with the profile injected into the parameters cell (papermill
+                --prepare-only) for nbval, which then executes them as tests.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import papermill
+
+from fer_lib.paths import REPO_ROOT, runs_dir
+
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+
+
+@dataclass
+class NotebookRun:
+    name: str
+    status: str            # "ok" or "failed: <error>"
+    seconds: float
+    output: Path
+
+
+def notebook_paths(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """The numbered notebooks (NN_name.ipynb) in running order."""
+    return sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
+
+
+def prepare_notebooks(profile: str, out_dir: Path, parameters: dict[str, Any] | None = None) -> list[Path]:
+    """Copies of every notebook with `profile` (and `parameters`) injected, not executed."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prepared = []
+    for source in notebook_paths():
+        target = out_dir / source.name
+        papermill.execute_notebook(source, target, parameters={"profile": profile, **(parameters or {})},
+                                   prepare_only=True, progress_bar=False)
+        prepared.append(target)
+    return prepared
+
+
+def run_notebooks(profile: str, parameters: dict[str, Any] | None = None, names: list[str] | None = None) -> tuple[list[NotebookRun], Path]:
+    """Execute the notebooks (all, or those whose name starts with one of `names`); returns runs and report path."""
+    run_root = runs_dir() / profile
+    out_dir = run_root / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for source in notebook_paths():
+        if names and not any(source.stem.startswith(n) for n in names):
+            continue
+        target = out_dir / source.name
+        print(f"== {source.name} (profile {profile})", flush=True)
+        started = time.perf_counter()
+        try:
+            papermill.execute_notebook(source, target, parameters={"profile": profile, **(parameters or {})},
+                                       cwd=str(NOTEBOOKS_DIR), kernel_name="python3", log_output=True,
+                                       progress_bar=False)
+            status = "ok"
+        except Exception as error:  # papermill wraps the cell's error; keep going, report it
+            status = f"failed: {type(error).__name__}: {str(error).strip().splitlines()[-1][:300]}"
+        runs.append(NotebookRun(source.stem, status, time.perf_counter() - started, target))
+        print(f"   {status} in {runs[-1].seconds:.0f} s", flush=True)
+    return runs, write_report(run_root, profile, runs)
+
+
+def write_report(run_root: Path, profile: str, runs: list[NotebookRun]) -> Path:
+    """runs/<profile>/report.md: one section per notebook with status, time, metrics and figures."""
+    lines = [f"# fer-ssl run report: profile `{profile}`", "",
+             f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by `make run` (fer_lib.notebook_runner).", "",
+             "| notebook | status | minutes |", "|---|---|---|"]
+    lines += [f"| [{r.name}](notebooks/{r.output.name}) | {r.status} | {r.seconds / 60:.1f} |" for r in runs]
+    for run in runs:
+        lines += ["", f"## {run.name}", ""]
+        metrics_path = run_root / "metrics" / f"{run.name}.json"
+        if metrics_path.is_file():
+            metrics = json.loads(metrics_path.read_text())
+            lines += ["| metric | value |", "|---|---|"]
+            lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()]
+        else:
+            lines.append("No metrics recorded (the notebook did not reach its closing cell).")
+        for figure in sorted((run_root / "figures").glob(f"{run.name}__*.png")):
+            lines += ["", f"![{figure.stem}](figures/{figure.name})"]
+    report = run_root / "report.md"
+    report.write_text("\n".join(lines) + "\n")
+    return report
