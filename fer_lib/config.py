@@ -51,13 +51,13 @@ class RunConfig:
     finetune_batch_size: int = 64
     finetune_base_lr: float = 2e-3
     finetune_warmup_epochs: int = 2
+    finetune_crop_min: float = 0.5     # RandomResizedCrop scale lower bound (faces keep most of the face)
     finetune_weight_decay: float = 0.05
     layer_decay: float = 0.75
     drop_path: float = 0.1
     label_smoothing: float = 0.1
     min_lr: float = 1e-6
     # linear probe / k-NN on frozen features
-    probe_epochs: int = 100
     knn_k: int = 20
     # engine
     device: str = "auto"               # auto | cpu | cuda | cuda:N | mps
@@ -87,7 +87,7 @@ PROFILES: dict[str, RunConfig] = {
         synthfer_train=384, synthfer_val=96, synthfer_test=128, synthfer_identities=32,
         synthfer_unlabeled=384, synthfer_general=384,
         pretrain_epochs=1, pretrain_batch_size=64, pretrain_warmup_epochs=0,
-        finetune_epochs=1, finetune_batch_size=64, finetune_warmup_epochs=0, probe_epochs=20, knn_k=5),
+        finetune_epochs=1, finetune_batch_size=64, finetune_warmup_epochs=0, knn_k=5),
     # Classroom default: each notebook in about 5 minutes on a 2-core laptop CPU.
     "quick": RunConfig(profile="quick"),
     # GPU, real data, paper scale: ViT-B/16 at 224 px with the MAE pre-training / fine-tuning recipes.
@@ -98,7 +98,7 @@ PROFILES: dict[str, RunConfig] = {
         synthfer_unlabeled=100000, synthfer_general=100000,
         pretrain_epochs=800, pretrain_batch_size=4096, pretrain_base_lr=1.5e-4, pretrain_warmup_epochs=40,
         finetune_epochs=100, finetune_batch_size=1024, finetune_base_lr=5e-4, finetune_warmup_epochs=5,
-        layer_decay=0.65, drop_path=0.1, probe_epochs=90, device="cuda", micro_batch_size=256,
+        layer_decay=0.65, drop_path=0.1, device="cuda", micro_batch_size=256,
         num_workers=8, checkpoint_every_steps=500),
 }
 

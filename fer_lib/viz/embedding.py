@@ -1,0 +1,36 @@
+"""Scatter of a 2-D embedding coloured by expression class and, beside it, by identity."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def embedding_scatter(embedding: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
+                      identities: np.ndarray | None = None, point_size: float = 6.0) -> Figure:
+    """Points (N, 2) coloured by class (legend of `class_names`); a second panel by identity (N,) if given.
+
+    Clusters in the identity panel that cut across classes are identity leakage in the features.
+    """
+    embedding, labels = np.asarray(embedding), np.asarray(labels)
+    panels = 1 if identities is None else 2
+    fig, axes = plt.subplots(1, panels, figsize=(5.0 * panels + 1.5, 4.5), squeeze=False)
+    by_class = axes[0, 0]
+    colours = plt.get_cmap("tab10")
+    for index, name in enumerate(class_names):
+        points = embedding[labels == index]
+        by_class.scatter(points[:, 0], points[:, 1], s=point_size, color=colours(index % 10), label=name)
+    by_class.legend(fontsize=8, markerscale=2, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    by_class.set_title("by expression")
+    if identities is not None:
+        identities = np.unique(np.asarray(identities), return_inverse=True)[1]
+        axes[0, 1].scatter(embedding[:, 0], embedding[:, 1], s=point_size, c=identities % 20, cmap="tab20",
+                           vmin=0, vmax=19)
+        axes[0, 1].set_title(f"by identity ({identities.max() + 1} identities)")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
