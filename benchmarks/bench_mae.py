@@ -1,0 +1,228 @@
+"""MAE pre-training throughput: fer_lib's MAE against a plain re-implementation of the reference, and the
+share of a training step spent waiting for data (loading + augmentation).
+
+Both models get the same weights (state dict copied), the same batch and the same masks (same seed);
+each times `steps` AdamW steps (forward + backward + step) after a warm-up, in `repeats` interleaved
+rounds whose order alternates. The loading share is measured with
+the engine's loader (seeded batch sampler, RandomResizedCrop + flip + normalise) feeding real training
+steps: share = wait for the next batch / (wait + step), for num_workers 0 and 1.
+
+    .venv/bin/python benchmarks/bench_mae.py            # writes benchmarks/results/mae_throughput.json
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import timm
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from fer_lib.config import RunConfig, make_config
+from fer_lib.data.base import UNLABELED, FaceDataset
+from fer_lib.data.transforms import train_transform
+from fer_lib.engine.sampler import SeededBatchSampler
+from fer_lib.models.mae import build_mae
+from fer_lib.report import write_json_atomic
+from reference_mae import ReferenceMAE
+
+RESULTS = Path(__file__).parent / "results" / "mae_throughput.json"
+
+# name -> (config, batch size)
+CONFIGS: dict[str, tuple[RunConfig, int]] = {
+    "quick_48px": (make_config("quick"), 128),
+    "vit_tiny_64px": (make_config("quick", image_size=64, patch_size=8, embed_dim=192, depth=12, num_heads=3,
+                                  decoder_embed_dim=128, decoder_depth=2, decoder_num_heads=4), 64),
+}
+
+
+def build_pair(cfg: RunConfig) -> dict[str, nn.Module]:
+    """fer_lib's MAE and the reference re-implementation with identical weights."""
+    ours = build_mae(cfg)
+    reference = ReferenceMAE(
+        img_size=cfg.image_size, patch_size=cfg.patch_size, in_chans=cfg.channels, embed_dim=cfg.embed_dim,
+        depth=cfg.depth, num_heads=cfg.num_heads, decoder_embed_dim=cfg.decoder_embed_dim,
+        decoder_depth=cfg.decoder_depth, decoder_num_heads=cfg.decoder_num_heads, mlp_ratio=cfg.mlp_ratio,
+        norm_pix_loss=cfg.norm_pix_loss)
+    reference.load_state_dict(ours.state_dict())
+    return {"fer_lib": ours, "reference": reference}
+
+
+def adamw(model: nn.Module, batch_size: int) -> torch.optim.Optimizer:
+    """The MAE pre-training optimiser: lr = 1.5e-4 * batch / 256, betas (0.9, 0.95), weight decay 0.05."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return torch.optim.AdamW(params, lr=1.5e-4 * batch_size / 256, betas=(0.9, 0.95), weight_decay=0.05)
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor, mask_ratio: float) -> None:
+    loss, _, _ = model(images, mask_ratio)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def timed_steps(model: nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor, steps: int,
+                mask_ratio: float, seed: int) -> float:
+    """Seconds for `steps` training steps; the seed fixes the masks, so both models see the same ones."""
+    torch.manual_seed(seed)
+    started = time.perf_counter()
+    for _ in range(steps):
+        train_step(model, optimizer, images, mask_ratio)
+    return time.perf_counter() - started
+
+
+def compare_throughput(cfg: RunConfig, batch_size: int, steps: int, repeats: int, warmup: int) -> dict[str, Any]:
+    """Images/s of both models per interleaved round and their ratio; first, that the two models agree.
+
+    On a shared machine a round can be slowed by other processes: the best round of each model and the
+    median over rounds of the ratio of a round's two (back-to-back) measurements are the fair numbers.
+    """
+    models = build_pair(cfg)
+    shape = (batch_size, cfg.channels, cfg.image_size, cfg.image_size)
+    images = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    outputs = {}
+    for name, model in models.items():
+        torch.manual_seed(0)
+        outputs[name] = model(images, cfg.mask_ratio)
+    loss_gap = abs(outputs["fer_lib"][0].item() - outputs["reference"][0].item())
+    pred_gap = (outputs["fer_lib"][1] - outputs["reference"][1]).abs().max().item()
+    masks_equal = bool(torch.equal(outputs["fer_lib"][2], outputs["reference"][2]))
+    optimizers = {name: adamw(model, batch_size) for name, model in models.items()}
+    for name, model in models.items():
+        timed_steps(model, optimizers[name], images, warmup, cfg.mask_ratio, seed=0)
+    rates: dict[str, list[float]] = {name: [] for name in models}
+    for round_index in range(repeats):
+        order = list(models) if round_index % 2 == 0 else list(reversed(models))
+        for name in order:
+            seconds = timed_steps(models[name], optimizers[name], images, steps, cfg.mask_ratio, round_index + 1)
+            rates[name].append(steps * batch_size / seconds)
+    best = {name: max(values) for name, values in rates.items()}
+    round_ratios = [ours / reference for ours, reference in zip(rates["fer_lib"], rates["reference"])]
+    return {"batch_size": batch_size, "steps_per_round": steps, "rounds": repeats, "warmup_steps": warmup,
+            "params": sum(p.numel() for p in models["fer_lib"].parameters()),
+            "same_init_loss_abs_diff": loss_gap, "same_init_pred_max_abs_diff": pred_gap,
+            "same_masks": masks_equal, "images_per_s": rates, "best_images_per_s": best,
+            "median_images_per_s": {name: statistics.median(values) for name, values in rates.items()},
+            "speedup_best": best["fer_lib"] / best["reference"],
+            "speedup_median_of_rounds": statistics.median(round_ratios)}
+
+
+def pretrain_images(cfg: RunConfig, count: int) -> tuple[FaceDataset, str]:
+    """SynthFER's unlabeled face corpus when that module exists, else random uint8 images of the same size."""
+    if importlib.util.find_spec("fer_lib.data.synthfer") is None:
+        rng = np.random.default_rng(0)
+        images = rng.integers(0, 256, size=(count, cfg.image_size, cfg.image_size, cfg.channels), dtype=np.uint8)
+        return FaceDataset(images, np.full(count, UNLABELED), ("face",), name="random"), "random uint8 images"
+    from fer_lib.data.registry import load_pretrain_corpus
+    return load_pretrain_corpus(cfg, "face"), "SynthFER unlabeled face corpus"
+
+
+def timed_loader_pass(model: nn.Module, optimizer: torch.optim.Optimizer, dataset: FaceDataset, batch_size: int,
+                      num_workers: int, batches: int, mask_ratio: float) -> tuple[list[float], list[float]]:
+    """Seconds waiting for each batch and seconds training on it, for `batches` batches after a warm-up one."""
+    sampler = SeededBatchSampler(len(dataset), batch_size, seed=0)
+    batch_iter = iter(DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers))
+    waits, steps = [], []
+    for _ in range(batches + 1):
+        started = time.perf_counter()
+        batch = next(batch_iter)
+        loaded = time.perf_counter()
+        train_step(model, optimizer, batch["image"], mask_ratio)
+        waits.append(loaded - started)
+        steps.append(time.perf_counter() - loaded)
+    return waits[1:], steps[1:]
+
+
+def loading_share(cfg: RunConfig, dataset: FaceDataset, batch_size: int, batches: int, repeats: int
+                  ) -> list[dict[str, float]]:
+    """Wait and step per batch for num_workers 0 and 1 (interleaved passes); share = wait / (wait + step).
+
+    The share is the median over batches of each batch's own share, so a burst of load from other
+    processes shifts a few batches, not the result.
+    """
+    model = build_mae(cfg)
+    optimizer = adamw(model, batch_size)
+    dataset = dataset.with_transform(train_transform(cfg.image_size, cfg.channels, scale=(0.2, 1.0)))
+    timings: dict[int, tuple[list[float], list[float]]] = {0: ([], []), 1: ([], [])}
+    for _ in range(repeats):
+        for num_workers, (waits, steps) in timings.items():
+            pass_waits, pass_steps = timed_loader_pass(model, optimizer, dataset, batch_size, num_workers, batches,
+                                                       cfg.mask_ratio)
+            waits += pass_waits
+            steps += pass_steps
+    runs = []
+    for num_workers, (waits, steps) in timings.items():
+        shares = [wait / (wait + step) for wait, step in zip(waits, steps)]
+        runs.append({"num_workers": num_workers, "batches": len(waits),
+                     "median_load_wait_s_per_batch": statistics.median(waits),
+                     "median_step_s_per_batch": statistics.median(steps),
+                     "median_loading_share": statistics.median(shares),
+                     "images_per_s_end_to_end": batch_size * len(waits) / (sum(waits) + sum(steps))})
+    return runs
+
+
+def augmentation_time(cfg: RunConfig, dataset: FaceDataset, batch_size: int, repeats: int = 5) -> float:
+    """Seconds per batch spent in the transform alone (no per-sample seeding, collation or loader)."""
+    transform = train_transform(cfg.image_size, cfg.channels, scale=(0.2, 1.0))
+    images = [dataset.image_tensor(i) for i in range(batch_size)]
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for image in images:
+            transform(image)
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=3, help="training steps per timed round")
+    parser.add_argument("--repeats", type=int, default=12, help="interleaved rounds per model")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--loading-batches", type=int, default=8, help="timed batches per loader pass")
+    parser.add_argument("--loading-rounds", type=int, default=3, help="interleaved loader passes per num_workers")
+    args = parser.parse_args()
+
+    payload: dict[str, Any] = {
+        "torch": torch.__version__, "timm": timm.__version__, "python": platform.python_version(),
+        "machine": platform.machine(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "device": "cpu", "fused_attention_ours": "timm Attention (F.scaled_dot_product_attention)",
+        "note": "shared CPU: other processes ran at the same time; rounds are interleaved to be fair",
+        "throughput": {}, "data_loading": {}}
+    for name, (cfg, batch_size) in CONFIGS.items():
+        result = compare_throughput(cfg, batch_size, args.steps, args.repeats, args.warmup)
+        result["config"] = {k: getattr(cfg, k) for k in (
+            "image_size", "channels", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio",
+            "decoder_embed_dim", "decoder_depth", "decoder_num_heads", "mask_ratio", "norm_pix_loss")}
+        payload["throughput"][name] = result
+        best = result["best_images_per_s"]
+        print(f"{name}: best round fer_lib {best['fer_lib']:.1f} img/s, reference {best['reference']:.1f} img/s "
+              f"(x{result['speedup_best']:.2f}); median ratio over rounds x{result['speedup_median_of_rounds']:.2f}")
+
+    cfg, batch_size = CONFIGS["quick_48px"]
+    dataset, source = pretrain_images(cfg, batch_size * (args.loading_batches + 1))
+    payload["data_loading"] = {
+        "config": "quick_48px", "batch_size": batch_size, "images": source, "rounds": args.loading_rounds,
+        "transform": "train_transform(scale=(0.2, 1.0)): RandomResizedCrop + flip + normalise, seeded per sample",
+        "augmentation_only_s_per_batch": augmentation_time(cfg, dataset, batch_size),
+        "runs": loading_share(cfg, dataset, batch_size, args.loading_batches, args.loading_rounds)}
+    print(f"augmentation alone: {payload['data_loading']['augmentation_only_s_per_batch'] * 1000:.1f} ms per batch")
+    for run in payload["data_loading"]["runs"]:
+        print(f"data loading, num_workers={run['num_workers']}: {run['median_load_wait_s_per_batch'] * 1000:.1f} ms "
+              f"wait, {run['median_step_s_per_batch'] * 1000:.1f} ms step -> "
+              f"{100 * run['median_loading_share']:.1f}% of step time, {run['images_per_s_end_to_end']:.0f} img/s "
+              f"end to end")
+    write_json_atomic(RESULTS, payload)
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The ViT classifier that is fine-tuned or probed, and loading an MAE encoder into it.
+
+It is timm's `VisionTransformer` with the MAE encoder's shape (CLS token, qkv bias, LayerNorm eps 1e-6),
+so its encoder keys equal `MaskedAutoencoderViT`'s and the official `mae_pretrain_vit_*.pth` keys.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal
+
+import torch
+from timm.models.vision_transformer import VisionTransformer
+from torch import nn
+
+from fer_lib.config import RunConfig
+from fer_lib.models.checkpoints import LoadReport, WeightSource, load_weights
+
+MAE_ONLY_KEYS = ("decoder_", "mask_token")  # the MAE decoder: never part of a classifier
+
+
+def build_vit_classifier(cfg: RunConfig, num_classes: int, global_pool: Literal["token", "avg"] = "token",
+                         drop_path: float | None = None) -> VisionTransformer:
+    """A randomly initialised ViT classifier shaped like `cfg`'s MAE encoder.
+
+    global_pool "token" classifies the final-LayerNorm CLS token; "avg" averages the patch tokens and
+    applies a new LayerNorm (`fc_norm`) instead of the encoder's final one, as MAE fine-tuning does.
+    drop_path: stochastic depth rate, default `cfg.drop_path`.
+    """
+    return VisionTransformer(
+        img_size=cfg.image_size, patch_size=cfg.patch_size, in_chans=cfg.channels, num_classes=num_classes,
+        global_pool=global_pool, embed_dim=cfg.embed_dim, depth=cfg.depth, num_heads=cfg.num_heads,
+        mlp_ratio=cfg.mlp_ratio, qkv_bias=True, class_token=True,
+        drop_path_rate=cfg.drop_path if drop_path is None else drop_path)
+
+
+def load_encoder_weights(vit: VisionTransformer, source: WeightSource) -> LoadReport:
+    """Load an MAE encoder (ours, a fer_lib checkpoint, or an official MAE checkpoint) into `vit`.
+
+    The decoder is dropped, the position embedding is resized when the patch grids differ, the head
+    (and `fc_norm` under average pooling) stays as initialised; with average pooling the encoder's final
+    LayerNorm is unused and dropped. Raises CheckpointError naming the keys of another architecture.
+    """
+    own = vit.state_dict()
+    drop = MAE_ONLY_KEYS + ("head.",) + (() if "norm.weight" in own else ("norm.",))
+    return load_weights(vit, source, drop=drop, keep_new=("head.", "fc_norm."))
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode and no gradients inside the block; the model's previous mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def vit_features(vit: VisionTransformer, images: torch.Tensor) -> torch.Tensor:
+    """Pre-head features (pooled and normalised, as the head sees them) in eval mode: (N, C, H, W) -> (N, D)."""
+    with evaluating(vit):
+        return vit.forward_head(vit.forward_features(images), pre_logits=True)
