@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fer_lib.engine.checkpoint import CheckpointError, load_checkpoint, load_state_strict
+from fer_lib.models.checkpoints import CheckpointError, load_weights, read_checkpoint
 from fer_lib.engine.sampler import SeededBatchSampler
 from fer_lib.engine.train import NonFiniteLossError, fit
 from fer_lib.methods.base import LossOutput, StepContext
@@ -34,7 +34,7 @@ def test_training_lowers_the_loss_and_writes_history_and_checkpoint(tmp_path: Pa
     losses = [record["train_loss"] for record in result.history]
     assert losses[-1] < losses[0]
     assert json.loads((tmp_path / "history.json").read_text())[-1]["epoch"] == 6
-    checkpoint = load_checkpoint(tmp_path / "last.pt")
+    checkpoint = read_checkpoint(tmp_path / "last.pt")
     assert checkpoint["epoch"] == 6 and checkpoint["ema"] is not None
 
 
@@ -48,7 +48,7 @@ def test_a_run_interrupted_mid_epoch_resumes_to_the_same_weights(tmp_path: Path)
     with pytest.raises(KeyboardInterrupt):
         fit(tiny_model(), SupervisedCE(label_smoothing=0.1), tiny_dataset(),
             tiny_settings(checkpoint_every_steps=1), tmp_path / "broken", on_step=crash)
-    assert load_checkpoint(tmp_path / "broken" / "last.pt")["global_step"] == 8
+    assert read_checkpoint(tmp_path / "broken" / "last.pt")["global_step"] == 8
     resumed = train_tiny(tmp_path / "broken", checkpoint_every_steps=1)
     assert_same_weights(resumed.model.state_dict(), unbroken)
     assert [r["train_loss"] for r in resumed.history] == pytest.approx(
@@ -64,7 +64,7 @@ def test_a_killed_process_resumes_to_the_same_weights(tmp_path: Path) -> None:
                                 "--step-delay", "0.3"], env=SCRIPT_ENV)
     deadline = time.time() + 120
     while time.time() < deadline:
-        if (killed / "last.pt").exists() and load_checkpoint(killed / "last.pt")["global_step"] >= 3:
+        if (killed / "last.pt").exists() and read_checkpoint(killed / "last.pt")["global_step"] >= 3:
             break
         time.sleep(0.1)
     process.send_signal(signal.SIGKILL)
@@ -83,7 +83,7 @@ def test_a_nan_loss_stops_with_a_clear_error_and_keeps_the_last_checkpoint(tmp_p
 
     with pytest.raises(NonFiniteLossError, match="loss is nan at epoch 2, step 3.*last.pt.*intact"):
         fit(tiny_model(), nan_at_step_8, tiny_dataset(), tiny_settings(checkpoint_every_steps=1), tmp_path)
-    assert load_checkpoint(tmp_path / "last.pt")["global_step"] == 8
+    assert read_checkpoint(tmp_path / "last.pt")["global_step"] == 8
 
 
 def test_gradient_accumulation_matches_the_full_batch(tmp_path: Path) -> None:
@@ -96,14 +96,14 @@ def test_a_checkpoint_of_another_architecture_names_the_mismatched_keys(tmp_path
     train_tiny(tmp_path, epochs=1)
     other = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, stride=2), torch.nn.GELU(), torch.nn.Linear(16, 7))
     with pytest.raises(CheckpointError, match=r"missing keys \[2.bias, 2.weight\]; unexpected keys \[5.bias, 5.weight\]; mismatched shapes \[0.bias: checkpoint \(8,\) vs model \(16,\)"):
-        load_state_strict(other, load_checkpoint(tmp_path / "last.pt")["model"], "last.pt")
+        load_weights(other, tmp_path / "last.pt")
 
 
 def test_a_truncated_checkpoint_gives_an_error_naming_the_file(tmp_path: Path) -> None:
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(CheckpointError, match="broken.pt could not be read"):
-        load_checkpoint(broken)
+        read_checkpoint(broken)
 
 
 def test_two_processes_see_exactly_the_samples_of_one_process() -> None:

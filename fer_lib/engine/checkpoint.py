@@ -1,4 +1,4 @@
-"""Atomic, resumable training checkpoints loaded with `weights_only=True`.
+"""Atomic, resumable training checkpoints (read back with models.checkpoints.read_checkpoint, weights_only).
 
 A checkpoint holds the model, optimiser, grad-scaler and EMA states, the position in training
 (epoch, global batches done in that epoch, global step), every RNG state and the metric history.
@@ -16,10 +16,6 @@ import numpy as np
 import torch
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be read or does not fit the model."""
-
-
 def save_atomic(payload: dict[str, Any], path: Path) -> Path:
     """torch.save `payload` to `path` through a temporary file and an atomic rename."""
     path = Path(path)
@@ -31,34 +27,6 @@ def save_atomic(payload: dict[str, Any], path: Path) -> Path:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     return path
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a checkpoint on the CPU with weights_only=True; a clear error for missing or bad files."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for truncated / foreign files
-        raise CheckpointError(f"checkpoint {path} could not be read as a weights-only torch file: {error}") from error
-
-
-def load_state_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """load_state_dict(strict) with an error that names missing, unexpected and mis-shaped keys."""
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    mis_shaped = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-                  for k in sorted(set(own) & set(state)) if own[k].shape != state[k].shape]
-    if missing or unexpected or mis_shaped:
-        def few(items: list[str]) -> str:
-            return ", ".join(items[:8]) + (f" (+{len(items) - 8} more)" if len(items) > 8 else "")
-        raise CheckpointError(
-            f"{source} does not fit {type(module).__name__} (another architecture?): "
-            f"missing keys [{few(missing)}]; unexpected keys [{few(unexpected)}]; "
-            f"mismatched shapes [{few(mis_shaped)}]")
-    module.load_state_dict(state)
 
 
 def rng_state() -> dict[str, Any]:

@@ -23,11 +23,12 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from fer_lib.engine.checkpoint import CheckpointError, load_checkpoint, load_state_strict, rng_state, save_atomic, set_rng_state
+from fer_lib.engine.checkpoint import rng_state, save_atomic, set_rng_state
 from fer_lib.engine.devices import autocast_dtype, resolve_device
 from fer_lib.engine.distributed import (DistContext, barrier, init_distributed, mean_over_processes,
                                         process_device)
 from fer_lib.engine.sampler import SeededBatchSampler
+from fer_lib.models.checkpoints import CheckpointError, load_weights, read_checkpoint
 from fer_lib.methods.base import LossOutput, Objective, StepContext
 from fer_lib.report import write_json_atomic
 
@@ -233,14 +234,14 @@ _RESUMABLE_CHANGES = {"device", "num_workers", "resume", "checkpoint_every_steps
 
 def _restore(path: Path, settings: TrainSettings, model: nn.Module, optimizer: torch.optim.Optimizer,
              scaler: torch.amp.GradScaler, ema: ModelEmaV3 | None) -> dict[str, Any]:
-    checkpoint = load_checkpoint(path)
+    checkpoint = read_checkpoint(path)
     saved, current = checkpoint["settings"], asdict(settings)
     changed = sorted(k for k in current if k not in _RESUMABLE_CHANGES and saved.get(k) != current[k])
     if changed:
         details = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in changed)
         raise CheckpointError(f"{path} was written with other settings ({details}); resume with the same "
                               f"settings, or choose another run folder (run_name) or delete it to start afresh")
-    load_state_strict(model, checkpoint["model"], f"checkpoint {path}")
+    load_weights(model, checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
     scaler.load_state_dict(checkpoint["scaler"])
     if ema is not None and checkpoint["ema"] is not None:

@@ -38,16 +38,20 @@ class LoadReport:
                 f"dropped: {_few(self.dropped)}; resized: {_few(self.resized)}")
 
 
+def read_checkpoint(path: str | Path) -> Any:
+    """Everything a torch checkpoint file holds, loaded on the CPU with weights_only=True."""
+    if not Path(path).is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for truncated or foreign files
+        raise CheckpointError(f"{path} could not be read as a weights-only torch checkpoint: {error}") from error
+
+
 def read_state_dict(source: WeightSource) -> dict[str, torch.Tensor]:
     """The state dict held by `source` ({'model': state_dict, ...} or a bare state dict)."""
     if isinstance(source, (str, Path)):
-        name = str(source)
-        if not Path(source).is_file():
-            raise CheckpointError(f"checkpoint {name} does not exist")
-        try:
-            payload = torch.load(source, map_location="cpu", weights_only=True)
-        except Exception as error:  # torch raises several types for truncated or foreign files
-            raise CheckpointError(f"{name} could not be read as a weights-only torch checkpoint: {error}") from error
+        name, payload = str(source), read_checkpoint(source)
     else:
         name, payload = "the given state dict", source
     state = payload.get("model", payload) if isinstance(payload, Mapping) else payload
