@@ -51,6 +51,7 @@ class RunConfig:
     finetune_batch_size: int = 64
     finetune_base_lr: float = 2e-3
     finetune_warmup_epochs: int = 2
+    global_pool: str = "avg"           # classifier pooling: "avg" (+ fc_norm, MAE fine-tuning) or "token" (CLS)
     finetune_crop_min: float = 0.5     # RandomResizedCrop scale lower bound (faces keep most of the face)
     finetune_weight_decay: float = 0.05
     layer_decay: float = 0.75

@@ -71,7 +71,7 @@ def finetune_and_evaluate(cfg: RunConfig, init: str = "scratch", splits: Dataset
     train = splits.train.with_transform(train_transform(cfg.image_size, cfg.channels, (cfg.finetune_crop_min, 1.0)))
     val = splits.val.with_transform(eval_transform(cfg.image_size, cfg.channels))
     test = splits.test.with_transform(eval_transform(cfg.image_size, cfg.channels))
-    model = build_vit_classifier(cfg, num_classes=splits.train.num_classes)
+    model = build_vit_classifier(cfg, num_classes=splits.train.num_classes, global_pool=cfg.global_pool)
     source = resolve_init(cfg, init)
     if source is not None:
         load_encoder_weights(model, source)
