@@ -75,6 +75,13 @@ class FitResult:
     run_dir: Path | None = None
 
 
+def build_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
+    """AdamW at settings.lr; no weight decay on biases, norms and `model.no_weight_decay()` names (timm);
+    with `layer_decay`, block i of L gets lr * layer_decay ** (L + 1 - i) (timm's ViT layer groups)."""
+    return create_optimizer_v2(model, opt="adamw", lr=settings.lr, weight_decay=settings.weight_decay,
+                               betas=settings.betas, layer_decay=settings.layer_decay)
+
+
 def _accum_steps(settings: TrainSettings, world_size: int) -> int:
     per_process = settings.batch_size // world_size
     if not settings.micro_batch_size or settings.micro_batch_size >= per_process:
@@ -133,8 +140,7 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, settings: Tr
     steps_per_epoch = sampler.batches_per_epoch
     total_steps = settings.epochs * steps_per_epoch
     warmup_steps = min(int(settings.warmup_epochs * steps_per_epoch), max(total_steps - 1, 0))
-    optimizer = create_optimizer_v2(model, opt="adamw", lr=settings.lr, weight_decay=settings.weight_decay,
-                                    betas=settings.betas, layer_decay=settings.layer_decay)
+    optimizer = build_optimizer(model, settings)
     scheduler = CosineLRScheduler(optimizer, t_initial=max(total_steps - warmup_steps, 1),
                                   lr_min=settings.min_lr, warmup_t=warmup_steps,
                                   warmup_lr_init=settings.min_lr, warmup_prefix=True, t_in_epochs=False)
