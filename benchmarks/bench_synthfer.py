@@ -51,7 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cnn-epochs", type=int, default=20)
     parser.add_argument("--speed-images", type=int, default=4096)
-    parser.add_argument("--speed-repeats", type=int, default=3)
+    parser.add_argument("--speed-repeats", type=int, default=5)
     args = parser.parse_args()
 
     speed = render_speed(64, args.speed_images, args.speed_repeats)

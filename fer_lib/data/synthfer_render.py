@@ -247,13 +247,18 @@ class _Canvas:
 
     def crop(self, origin: np.ndarray, height: int, width: int) -> "_Canvas":
         """Per-image windows of one size at `origin` (B, 2) pixel x, y offsets."""
-        return _Canvas(np.stack([image[:, y:y + height, x:x + width] for image, (x, y) in zip(self.rgb, origin)]))
+        return _Canvas(_crop(self.rgb, origin, height, width))
 
     def paste(self, window: "_Canvas", origin: np.ndarray) -> None:
         """Write windows from `crop` back in place."""
         height, width = window.rgb.shape[2:]
         for image, part, (x, y) in zip(self.rgb, window.rgb, origin):
             image[:, y:y + height, x:x + width] = part
+
+
+def _crop(images: np.ndarray, origin: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Windows (B, ..., height, width) of (B, ..., H, W) arrays at per-image pixel offsets `origin` (B, 2) x, y."""
+    return np.stack([image[..., y:y + height, x:x + width] for image, (x, y) in zip(images, origin)])
 
 
 def _ellipse(x: np.ndarray, y: np.ndarray, half_x: np.ndarray | float, half_y: np.ndarray | float) -> np.ndarray:
@@ -280,6 +285,10 @@ class _Frame:
     x: np.ndarray          # (B, H, W) yaw-corrected horizontal face coordinate
     sharp: np.ndarray      # (B, 1, 1) edge sharpness: pixels per face unit, divided by 1 + defocus blur
 
+    def crop(self, origin: np.ndarray, height: int, width: int) -> "_Frame":
+        """The coordinates of per-image windows (see `_Canvas.crop`)."""
+        return _Frame(*(_crop(grid, origin, height, width) for grid in (self.u, self.v, self.x)), sharp=self.sharp)
+
 
 def _yaw_terms(app: Appearance, scene: Scenes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Head as a cylinder-like surface depth(x) = d (1 - x^2 / a^2): returns cos(yaw), sin(yaw) d, curvature."""
@@ -288,15 +297,12 @@ def _yaw_terms(app: Appearance, scene: Scenes) -> tuple[np.ndarray, np.ndarray, 
     return np.cos(scene.yaw).astype(np.float32), sin_yaw * depth, sin_yaw * depth / app.face_width ** 2
 
 
-def _face_frame(app: Appearance, scene: Scenes, size: int, origin: np.ndarray, shape: tuple[int, int]) -> _Frame:
-    """Face-frame coordinates of the pixel centres of `shape` (height, width) windows at `origin` (B, 2) pixels.
-
-    The inverse of `_to_pixels`.
-    """
+def _face_frame(app: Appearance, scene: Scenes, size: int) -> _Frame:
+    """Face-frame coordinates of every pixel centre of (size, size) images (the inverse of `_to_pixels`)."""
     scale = scene.scale * size
-    dx = (origin[:, 0] - scene.centre[:, 0] * size)[:, None, None] + np.arange(shape[1]) + 0.5   # (B, 1, W)
-    dy = (origin[:, 1] - scene.centre[:, 1] * size)[:, None, None] + (np.arange(shape[0]) + 0.5)[:, None]  # (B, H, 1)
-    dx, dy = dx.astype(np.float32), dy.astype(np.float32)
+    pixels = np.arange(size, dtype=np.float32) + 0.5
+    dx = pixels[None, None, :] - _col(scene.centre[:, 0] * size)      # (B, 1, W)
+    dy = pixels[None, :, None] - _col(scene.centre[:, 1] * size)      # (B, H, 1)
     cos_r, sin_r = _col(np.cos(scene.roll) / scale), _col(np.sin(scene.roll) / scale)
     u = dx * cos_r + dy * sin_r
     v = dy * cos_r - dx * sin_r
@@ -349,14 +355,14 @@ def render_faces(app: Appearance, au: np.ndarray, scene: Scenes, size: int,
 
     Values are in [0, 1]; `rng` draws the pixel noise.
     """
-    frame = _face_frame(app, scene, size, np.zeros((len(scene), 2), np.int64), (size, size))
+    frame = _face_frame(app, scene, size)
     lay = _layout(app, au)
     canvas = _background(scene, size)
     face = _head(canvas, frame, app, lay, scene)
     for box, parts in ((_UPPER_FACE, (_brows, _eyes)), (_LOWER_FACE, (_nose_and_cheeks, _mouth))):
         origin, height, width = _window(app, scene, size, box)
         window = canvas.crop(origin, height, width)
-        local = _face_frame(app, scene, size, origin, (height, width))
+        local = frame.crop(origin, height, width)
         for draw in parts:
             draw(window, local, app, lay, au, scene)
         canvas.paste(window, origin)
@@ -425,10 +431,10 @@ def _head(canvas: _Canvas, f: _Frame, app: Appearance, lay: _Layout, scene: Scen
 def _hairline(app: Appearance, x: np.ndarray) -> np.ndarray:
     """y of the lower edge of the hair above the forehead at face-frame x (B, H, W): low and flat for a fringe,
     far above the head when bald."""
-    fringe = app.hair_style == HAIR_STYLES.index("fringe")
-    top = np.where(fringe, -0.42, np.where(app.hair_style == HAIR_STYLES.index("bald"), -9.0, app.hairline))
-    top = _col(top)
-    return top + _col(np.where(fringe, 0.15, 0.55) / app.face_width ** 2) * x ** 2
+    fringe, bald = app.hair_style == HAIR_STYLES.index("fringe"), app.hair_style == HAIR_STYLES.index("bald")
+    top = np.where(fringe, -0.42, np.where(bald, -9.0, app.hairline))
+    curve = np.where(fringe, 0.15, 0.55) / app.face_width ** 2
+    return _col(top) + _col(curve) * x ** 2
 
 
 def _brows(canvas: _Canvas, f: _Frame, app: Appearance, lay: _Layout, au: np.ndarray, scene: Scenes) -> None:
@@ -543,7 +549,8 @@ def _light(rgb: np.ndarray, f: _Frame, face: np.ndarray, app: Appearance, scene:
     roundness = np.clip(_col(light[:, 0] / app.face_width) * f.x + _col(light[:, 1]) * f.v, -1.5, 1.5)
     gain = face * _col(light[:, 2]) * roundness
     gain += 1 + _col(scene.light[:, 0]) * grid[None, None, :] + _col(scene.light[:, 1]) * grid[None, :, None]
-    rgb *= gain[:, None] * scene.white_balance[:, :, None, None]
+    rgb *= gain[:, None]
+    rgb *= scene.white_balance[:, :, None, None]
 
 
 def _add_noise(rgb: np.ndarray, scene: Scenes, rng: np.random.Generator) -> None:

@@ -1,0 +1,116 @@
+"""Fine-tuning throughput of the ViT classifier on SynthFER: training through the engine's real `fit`, and
+forward-only evaluation.
+
+Training: `fit` with SupervisedCE and the fine-tuning recipe's settings (`finetune_settings`: AdamW, layer
+decay, clipping, warm-up + cosine) on `batches` batches of the SynthFER training split with the recipe's
+augmentation, so data loading, augmentation and the optimiser step are all counted; images/s is the
+engine's own per-epoch record (the epoch loop only, not building the optimiser). Evaluation: `predict_logits`
+over the validation split with the eval transform (batch 256, no gradients). Each is repeated `repeats`
+times after one warm-up round; the best and the median round are reported, for torch's default thread
+count and for one thread (on a shared machine the default can be much slower than one thread when other
+processes keep the cores busy).
+
+    .venv/bin/python benchmarks/bench_finetune.py       # writes benchmarks/results/finetune_throughput.json
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import timm
+import torch
+
+from fer_lib.config import RunConfig, make_config
+from fer_lib.data.base import DatasetSplits
+from fer_lib.data.registry import load_splits
+from fer_lib.data.transforms import eval_transform, train_transform
+from fer_lib.engine.train import fit
+from fer_lib.eval.predict import predict_logits
+from fer_lib.methods.supervised import SupervisedCE
+from fer_lib.models.vit import build_vit_classifier
+from fer_lib.recipes.finetune import finetune_settings
+from fer_lib.report import write_json_atomic
+
+RESULTS = Path(__file__).parent / "results" / "finetune_throughput.json"
+CONFIG_FIELDS = ("image_size", "channels", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio",
+                 "global_pool", "finetune_batch_size", "finetune_crop_min", "layer_decay", "drop_path",
+                 "label_smoothing", "clip_grad_norm", "amp", "num_workers")
+
+
+def train_rate(cfg: RunConfig, splits: DatasetSplits, batches: int, pretrained: bool) -> float:
+    """Images/s of one epoch of `fit` over the first `batches` batches of the training split."""
+    train = splits.train.subset(range(batches * cfg.finetune_batch_size)).with_transform(
+        train_transform(cfg.image_size, cfg.channels, (cfg.finetune_crop_min, 1.0)))
+    model = build_vit_classifier(cfg, splits.train.num_classes, global_pool=cfg.global_pool)
+    settings = finetune_settings(cfg.replace(finetune_epochs=1), pretrained)
+    with tempfile.TemporaryDirectory() as run_dir:
+        result = fit(model, SupervisedCE(cfg.label_smoothing), train, settings, Path(run_dir))
+    return result.history[-1]["images_per_second"]
+
+
+def eval_rate(cfg: RunConfig, splits: DatasetSplits, model: torch.nn.Module) -> float:
+    """Images/s of forward-only prediction over the validation split."""
+    val = splits.val.with_transform(eval_transform(cfg.image_size, cfg.channels))
+    started = time.perf_counter()
+    predict_logits(model, val, torch.device("cpu"))
+    return len(val) / (time.perf_counter() - started)
+
+
+def summary(rates: list[float]) -> dict[str, Any]:
+    return {"images_per_s": rates, "best_images_per_s": max(rates), "median_images_per_s": statistics.median(rates)}
+
+
+def measure(cfg: RunConfig, splits: DatasetSplits, threads: int, batches: int, repeats: int) -> dict[str, Any]:
+    """Training and evaluation throughput at `threads` torch threads: a warm-up round, then `repeats`."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        model = build_vit_classifier(cfg, splits.train.num_classes, global_pool=cfg.global_pool)
+        train_rate(cfg, splits, 2, pretrained=True)
+        eval_rate(cfg, splits, model)
+        train = [train_rate(cfg, splits, batches, pretrained=True) for _ in range(repeats)]
+        evaluation = [eval_rate(cfg, splits, model) for _ in range(repeats)]
+    finally:
+        torch.set_num_threads(previous)
+    return {"torch_threads": threads, "train_fwd_bwd_step": summary(train), "eval_forward": summary(evaluation)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--batches", type=int, default=12, help="training batches per timed round")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per measurement")
+    args = parser.parse_args()
+
+    cfg = make_config(args.profile, device="cpu")
+    splits = load_splits(cfg)
+    load_before = os.getloadavg()
+    runs = [measure(cfg, splits, threads, args.batches, args.repeats)
+            for threads in dict.fromkeys((torch.get_num_threads(), 1))]
+    payload = {
+        "torch": torch.__version__, "timm": timm.__version__, "python": platform.python_version(),
+        "machine": platform.machine(), "cpu_count": os.cpu_count(), "default_torch_threads": torch.get_num_threads(),
+        "device": "cpu", "profile": args.profile, "dataset": "synthfer (train split, recipe augmentation)",
+        "config": {field: getattr(cfg, field) for field in CONFIG_FIELDS},
+        "params": sum(p.numel() for p in build_vit_classifier(cfg, 7, cfg.global_pool).parameters()),
+        "train_images_per_round": args.batches * cfg.finetune_batch_size, "eval_images_per_round": len(splits.val),
+        "rounds": args.repeats, "load_average_1min_before_after": [load_before[0], os.getloadavg()[0]],
+        "note": "shared CPU: other processes ran at the same time; the best round is the closest to an idle machine",
+        "runs": runs}
+    for run in runs:
+        print(f"{run['torch_threads']} thread(s): fine-tuning {run['train_fwd_bwd_step']['best_images_per_s']:.0f} "
+              f"img/s (median {run['train_fwd_bwd_step']['median_images_per_s']:.0f}), evaluation "
+              f"{run['eval_forward']['best_images_per_s']:.0f} img/s "
+              f"(median {run['eval_forward']['median_images_per_s']:.0f})")
+    write_json_atomic(RESULTS, payload)
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
