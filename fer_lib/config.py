@@ -66,7 +66,7 @@ class RunConfig:
     clip_grad_norm: float = 1.0        # 0 disables clipping
     ema_decay: float = 0.0             # 0 disables the EMA of weights
     micro_batch_size: int = 0          # per-process batch per forward; 0 = no gradient accumulation
-    num_workers: int = 0
+    num_workers: int = 1               # loader processes: 1 keeps augmentation under 10% of step time
     checkpoint_every_steps: int = 0    # 0 = checkpoint at epoch ends only
     seed: int = 0
     init_checkpoint: str = ""          # path to an official MAE / fer_lib checkpoint to start from
@@ -88,7 +88,7 @@ PROFILES: dict[str, RunConfig] = {
         synthfer_train=384, synthfer_val=96, synthfer_test=128, synthfer_identities=32,
         synthfer_unlabeled=384, synthfer_general=384,
         pretrain_epochs=1, pretrain_batch_size=64, pretrain_warmup_epochs=0,
-        finetune_epochs=1, finetune_batch_size=64, finetune_warmup_epochs=0, knn_k=5),
+        finetune_epochs=1, finetune_batch_size=64, finetune_warmup_epochs=0, knn_k=5, num_workers=0),
     # Classroom default: each notebook in about 5 minutes on a 2-core laptop CPU.
     "quick": RunConfig(profile="quick"),
     # GPU, real data, paper scale: ViT-B/16 at 224 px with the MAE pre-training / fine-tuning recipes.

@@ -126,3 +126,9 @@ def test_resuming_with_other_settings_names_what_changed(tmp_path: Path) -> None
     train_tiny(tmp_path, epochs=1)
     with pytest.raises(CheckpointError, match=r"other settings \(base_lr: 0.05 -> 0.1"):
         train_tiny(tmp_path, epochs=1, base_lr=0.1)
+
+
+def test_loader_workers_do_not_change_the_result(tmp_path: Path) -> None:
+    in_process = train_tiny(tmp_path / "workers0", epochs=1).model.state_dict()
+    one_worker = train_tiny(tmp_path / "workers1", epochs=1, num_workers=1).model.state_dict()
+    assert_same_weights(one_worker, in_process)
