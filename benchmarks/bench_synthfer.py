@@ -1,6 +1,6 @@
 """SynthFER benchmark: render speed and how separable the classes are.
 
-    .venv/bin/python benchmarks/bench_synthfer.py [--cnn-epochs 20] [--speed-images 4096]
+    .venv/bin/python benchmarks/bench_synthfer.py [--cnn-epochs 20] [--speed-images 2048] [--speed-repeats 8]
 
 Writes benchmarks/results/synthfer.json: images/s at 64x64 RGB (single process; wall and CPU time, best of
 several runs), and on the quick profile's splits (48 px) the test accuracies of the majority class, identity
@@ -50,8 +50,8 @@ def machine() -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cnn-epochs", type=int, default=20)
-    parser.add_argument("--speed-images", type=int, default=4096)
-    parser.add_argument("--speed-repeats", type=int, default=5)
+    parser.add_argument("--speed-images", type=int, default=2048)
+    parser.add_argument("--speed-repeats", type=int, default=8)
     args = parser.parse_args()
 
     speed = render_speed(64, args.speed_images, args.speed_repeats)

@@ -11,7 +11,7 @@ from fer_lib.data.transforms import eval_transform
 from fer_lib.eval.reconstruction import (held_out_reconstruction_loss, masked_error_maps, masking_rng,
                                          prediction_in_pixels, reconstruct, region_errors)
 from fer_lib.models.mae import MaskedAutoencoderViT, build_mae
-from fer_lib.viz.reconstruction import mask_ratio_grid, masking_steps, reconstruction_rows
+from fer_lib.viz.reconstruction import error_maps, mask_ratio_grid, masking_steps, reconstruction_rows
 
 matplotlib.use("Agg")
 
@@ -133,14 +133,21 @@ def test_a_uniform_error_map_gives_every_region_relative_error_one() -> None:
     assert [error.relative_error for error in errors.values()] == pytest.approx([1.0] * 4)
 
 
+def test_masking_keeps_the_patches_with_the_smallest_noise_drawn_under_the_same_seed() -> None:
+    mae, image = smoke_mae(), normalised(random_faces(1))
+    with masking_rng(0):
+        noise = torch.rand(1, GRID * GRID)
+    with masking_rng(0):
+        _, mask, _ = mae.random_masking(mae.patchify(image), 0.75)
+    assert torch.equal(mask.bool(), noise.argsort(dim=1).argsort(dim=1) >= 4)   # ranks 0-3 are kept
+
+
 def test_figures_have_a_panel_per_image_and_step() -> None:
     mae, images = smoke_mae(), normalised(random_faces(3))
     ratios = [reconstruct(mae, images, ratio) for ratio in (0.25, 0.5, 0.75, 0.9)]
     assert len(reconstruction_rows(ratios[2], count=2).axes) == 2 * 4
     assert len(mask_ratio_grid(ratios, count=3).axes) == 3 * (1 + 2 * 4)
-    with masking_rng(0):
-        noise = torch.rand(GRID * GRID)
-    with masking_rng(0):
-        _, mask, _ = mae.random_masking(mae.patchify(images[:1]), 0.75)
-    assert torch.equal(mask[0].bool(), noise.argsort().argsort() >= 4)   # the 4 smallest noises are kept
-    assert len(masking_steps(images[0], noise, mask[0], PATCH).axes) == 3
+    noise = torch.rand(GRID * GRID)
+    assert len(masking_steps(images[0], noise, ratios[2].mask[0], PATCH).axes) == 3
+    maps = {"face MAE": ratios[2].per_patch_error[0], "general MAE": ratios[3].per_patch_error[0]}
+    assert len(error_maps(images[0], maps).axes) == 1 + 2 + 1                # image, two maps, colour bar

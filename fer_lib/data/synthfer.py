@@ -44,7 +44,7 @@ __all__ = ["AU_DESCRIPTIONS", "AU_NAMES", "LANDMARK_NAMES", "PROTOTYPES", "RAFDB
            "SEQUENCE_LABEL_THRESHOLD", "SynthFERSpec", "class_evidence", "generate_stills", "load_general_images",
            "load_synthfer_sequences", "load_synthfer_splits", "load_unlabeled_faces", "render_face"]
 
-GENERATOR_VERSION = 3                # bump whenever rendering or sampling changes: caches are keyed on it
+GENERATOR_VERSION = 4                # bump whenever rendering or sampling changes: caches are keyed on it
 RAFDB_CLASS_PRIORS = (0.21, 0.39, 0.16, 0.10, 0.02, 0.06, 0.06)  # RAF-DB train proportions, EMOTIONS_7 order
 SEQUENCE_LABEL_THRESHOLD = 0.4       # a sequence frame is labeled with its expression at >= 40% of apex, else neutral
 _CHUNK = 512                         # images per progress-bar step

@@ -89,7 +89,8 @@ def _pixel_mask(mae: MaskedAutoencoderViT, mask: torch.Tensor) -> torch.Tensor:
     return _grid(mae, mask).repeat_interleave(p, dim=1).repeat_interleave(p, dim=2)[:, None]
 
 
-def _minimum_masked(mae: MaskedAutoencoderViT, mask_ratio: float) -> None:
+def _check_removes_patches(mae: MaskedAutoencoderViT, mask_ratio: float) -> None:
+    """A score over removed patches needs at least one removed patch per image."""
     length = mae.patch_embed.num_patches
     if int(length * (1 - mask_ratio)) >= length:
         raise ValueError(f"mask_ratio {mask_ratio} removes none of the {length} patches: nothing to score")
@@ -141,7 +142,7 @@ def held_out_reconstruction_loss(mae: MaskedAutoencoderViT, dataset: FaceDataset
     m_ni = 1 for removed patches: the training loss of `forward`, pooled over all batches. Masks are drawn
     once from `seed`, batch after batch, so two models scored with the same seed see the same masks.
     """
-    _minimum_masked(mae, mask_ratio)
+    _check_removes_patches(mae, mask_ratio)
     total, removed = 0.0, 0.0
     with _evaluating(mae) as device, masking_rng(seed, device):
         for images in _image_batches(mae, dataset, batch_size, device):
@@ -160,7 +161,7 @@ def masked_error_maps(mae: MaskedAutoencoderViT, dataset: FaceDataset, mask_rati
     A patch visible in every pass (probability (1 - mask_ratio) ** passes, 0.4% at 0.75 and 4 passes) gets
     its image's mean error over removed patches, so it pulls no region up or down.
     """
-    _minimum_masked(mae, mask_ratio)
+    _check_removes_patches(mae, mask_ratio)
     maps = []
     with _evaluating(mae) as device, masking_rng(seed, device):
         for images in _image_batches(mae, dataset, batch_size, device):
@@ -178,12 +179,12 @@ def masked_error_maps(mae: MaskedAutoencoderViT, dataset: FaceDataset, mask_rati
 
 @dataclass(frozen=True)
 class RegionError:
-    """How hard a facial region is to reconstruct.
+    """How hard a facial region is to reconstruct, relative to the whole image (background included).
 
-    relative_error = mass / area: the region's share of the image's total error divided by its share of the
-    image's area, i.e. the mean error per unit area inside the region relative to the whole image. 1 means
-    "as hard as the average patch", 2 "twice as hard", 0.5 "half"; it does not depend on the loss's scale,
-    so models trained with and without norm_pix_loss compare.
+    mass: the region's share of an image's total error; area: its share of the image's area (both averaged
+    over the images, see `fer_lib.eval.regions.RegionShare`). relative_error = mass / area is the error per
+    unit area inside the region over that of the whole image: 1 = as hard as the average patch, 2 = twice as
+    hard, 0.5 = half. It does not depend on the loss's scale, so models with and without norm_pix_loss compare.
     """
 
     relative_error: float

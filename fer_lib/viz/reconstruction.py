@@ -1,7 +1,7 @@
 """MAE figures: how an image is masked, and what the decoder makes of it (one row per image, or per mask ratio)."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -74,4 +74,22 @@ def masking_steps(image: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor, 
     axes[1].set_title(f"noise rank (red: the {kept} smallest, kept)", fontsize=8)
     show_image(axes[2], masked, f"encoder sees {kept} of {is_removed.size} ({is_removed.mean():.0%} removed)")
     fig.tight_layout()
+    return fig
+
+
+def error_maps(image: torch.Tensor | np.ndarray, maps: Mapping[str, torch.Tensor], image_title: str = "mean image",
+               cell_size: float = 2.6) -> Figure:
+    """An image (e.g. the mean face) beside per-patch error maps (h, w), one per model, on one colour scale.
+
+    image: (C, H, W) tensor or (H, W, C) uint8 array (see `to_display`); maps: model name -> (h, w) errors.
+    """
+    arrays = {name: torch.as_tensor(values).detach().cpu().float().numpy() for name, values in maps.items()}
+    top = max(float(array.max()) for array in arrays.values())
+    fig, axes = plt.subplots(1, 1 + len(arrays), figsize=((1 + len(arrays)) * cell_size + 0.6, cell_size + 0.3))
+    show_image(axes[0], to_display(image[None])[0], image_title)
+    for ax, (name, array) in zip(axes[1:], arrays.items()):
+        heat = ax.imshow(array, cmap="magma", vmin=0, vmax=top)
+        ax.set_axis_off()
+        ax.set_title(name, fontsize=8)
+    fig.colorbar(heat, ax=list(axes[1:]), fraction=0.046, pad=0.04, label="mean squared error")
     return fig
