@@ -36,14 +36,14 @@ class RunConfig:
     num_heads: int = 4
     mlp_ratio: float = 4.0
     # MAE
-    decoder_embed_dim: int = 96
-    decoder_depth: int = 2
+    decoder_embed_dim: int = 64
+    decoder_depth: int = 1
     decoder_num_heads: int = 4
     mask_ratio: float = 0.75
     norm_pix_loss: bool = False
-    pretrain_epochs: int = 12
-    pretrain_batch_size: int = 128
-    pretrain_base_lr: float = 1.5e-3   # lr = base_lr * batch / 256 (MAE convention)
+    pretrain_epochs: int = 6
+    pretrain_batch_size: int = 64
+    pretrain_base_lr: float = 3e-3     # lr = base_lr * batch / 256 (MAE convention)
     pretrain_warmup_epochs: int = 2
     pretrain_weight_decay: float = 0.05
     # fine-tuning
