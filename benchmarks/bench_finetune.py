@@ -11,6 +11,10 @@ count and for one thread (on a shared machine the default can be much slower tha
 processes keep the cores busy).
 
     .venv/bin/python benchmarks/bench_finetune.py       # writes benchmarks/results/finetune_throughput.json
+    python benchmarks/bench_finetune.py --device cuda --profile full --batch-size 256 --batches 8
+                                                        # ViT-B/16 at 224 px, AMP -> finetune_throughput_cuda.json
+
+On CUDA the thread comparison is skipped and SynthFER is rendered only as large as the rounds need.
 """
 from __future__ import annotations
 
@@ -37,10 +41,10 @@ from fer_lib.models.vit import build_vit_classifier
 from fer_lib.recipes.finetune import finetune_settings
 from fer_lib.report import write_json_atomic
 
-RESULTS = Path(__file__).parent / "results" / "finetune_throughput.json"
+RESULTS = Path(__file__).parent / "results"
 CONFIG_FIELDS = ("image_size", "channels", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio",
                  "global_pool", "finetune_batch_size", "finetune_crop_min", "layer_decay", "drop_path",
-                 "label_smoothing", "clip_grad_norm", "amp", "num_workers")
+                 "label_smoothing", "clip_grad_norm", "amp", "micro_batch_size", "num_workers")
 
 
 def train_rate(cfg: RunConfig, splits: DatasetSplits, batches: int, pretrained: bool) -> float:
@@ -55,10 +59,12 @@ def train_rate(cfg: RunConfig, splits: DatasetSplits, batches: int, pretrained: 
 
 
 def eval_rate(cfg: RunConfig, splits: DatasetSplits, model: torch.nn.Module) -> float:
-    """Images/s of forward-only prediction over the validation split."""
+    """Images/s of forward-only prediction over the validation split (outputs land on the CPU)."""
     val = splits.val.with_transform(eval_transform(cfg.image_size, cfg.channels))
+    device = torch.device(cfg.device)
     started = time.perf_counter()
-    predict_logits(model, val, torch.device("cpu"))
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and cfg.amp):
+        predict_logits(model.to(device), val, device)
     return len(val) / (time.perf_counter() - started)
 
 
@@ -84,32 +90,38 @@ def measure(cfg: RunConfig, splits: DatasetSplits, threads: int, batches: int, r
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="quick")
-    parser.add_argument("--batches", type=int, default=12, help="training batches per timed round")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--batch-size", type=int, help="default: the profile's finetune_batch_size")
+    parser.add_argument("--batches", type=int, default=30, help="training batches per timed round")
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds per measurement")
     args = parser.parse_args()
 
-    cfg = make_config(args.profile, device="cpu")
+    cfg = make_config(args.profile, device=args.device, finetune_batch_size=args.batch_size, dataset="synthfer")
+    if args.device == "cuda":  # render only the images the rounds use: 224 px SynthFER is slow to draw
+        cfg = cfg.replace(synthfer_train=args.batches * cfg.finetune_batch_size, synthfer_val=512, synthfer_test=64)
     splits = load_splits(cfg)
     load_before = os.getloadavg()
-    runs = [measure(cfg, splits, threads, args.batches, args.repeats)
-            for threads in dict.fromkeys((torch.get_num_threads(), 1))]
+    thread_counts = (torch.get_num_threads(), 1) if args.device == "cpu" else (torch.get_num_threads(),)
+    runs = [measure(cfg, splits, threads, args.batches, args.repeats) for threads in dict.fromkeys(thread_counts)]
     payload = {
         "torch": torch.__version__, "timm": timm.__version__, "python": platform.python_version(),
         "machine": platform.machine(), "cpu_count": os.cpu_count(), "default_torch_threads": torch.get_num_threads(),
-        "device": "cpu", "profile": args.profile, "dataset": "synthfer (train split, recipe augmentation)",
+        "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu", "profile": args.profile, "dataset": "synthfer (train split, recipe augmentation)",
         "config": {field: getattr(cfg, field) for field in CONFIG_FIELDS},
         "params": sum(p.numel() for p in build_vit_classifier(cfg, 7, cfg.global_pool).parameters()),
         "train_images_per_round": args.batches * cfg.finetune_batch_size, "eval_images_per_round": len(splits.val),
         "rounds": args.repeats, "load_average_1min_before_after": [load_before[0], os.getloadavg()[0]],
-        "note": "shared CPU: other processes ran at the same time; the best round is the closest to an idle machine",
+        "note": "the machine may be shared (see the load average): the best round is the closest to an idle machine; "
+                "a round includes starting the loader's worker processes, as every epoch of fit does",
         "runs": runs}
     for run in runs:
         print(f"{run['torch_threads']} thread(s): fine-tuning {run['train_fwd_bwd_step']['best_images_per_s']:.0f} "
               f"img/s (median {run['train_fwd_bwd_step']['median_images_per_s']:.0f}), evaluation "
               f"{run['eval_forward']['best_images_per_s']:.0f} img/s "
               f"(median {run['eval_forward']['median_images_per_s']:.0f})")
-    write_json_atomic(RESULTS, payload)
-    print(f"wrote {RESULTS}")
+    path = RESULTS / ("finetune_throughput.json" if args.device == "cpu" else f"finetune_throughput_{args.device}.json")
+    write_json_atomic(path, payload)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -8,10 +8,14 @@ the engine's loader (seeded batch sampler, RandomResizedCrop + flip + normalise)
 steps: share = wait for the next batch / (wait + step), for num_workers 0 and 1.
 
     .venv/bin/python benchmarks/bench_mae.py            # writes benchmarks/results/mae_throughput.json
+    python benchmarks/bench_mae.py --device cuda        # ViT-B/16 at 224 px in bf16 -> mae_throughput_cuda.json
+
+On CUDA both models run under bf16 autocast and every timing waits for the GPU (synchronize).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import platform
@@ -34,14 +38,26 @@ from fer_lib.models.mae import build_mae
 from fer_lib.report import write_json_atomic
 from reference_mae import ReferenceMAE
 
-RESULTS = Path(__file__).parent / "results" / "mae_throughput.json"
+RESULTS = Path(__file__).parent / "results"
 
 # name -> (config, batch size)
 CONFIGS: dict[str, tuple[RunConfig, int]] = {
     "quick_48px": (make_config("quick"), 128),
     "vit_tiny_64px": (make_config("quick", image_size=64, patch_size=8, embed_dim=192, depth=12, num_heads=3,
                                   decoder_embed_dim=128, decoder_depth=2, decoder_num_heads=4), 64),
+    "vit_b16_224px": (make_config("full"), 128),
 }
+DEFAULT_CONFIGS = {"cpu": ("quick_48px", "vit_tiny_64px"), "cuda": ("vit_b16_224px",)}
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA (as the engine's amp=True), nothing on the CPU."""
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def build_pair(cfg: RunConfig) -> dict[str, nn.Module]:
@@ -63,7 +79,9 @@ def adamw(model: nn.Module, batch_size: int) -> torch.optim.Optimizer:
 
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor, mask_ratio: float) -> None:
-    loss, _, _ = model(images, mask_ratio)
+    device = next(model.parameters()).device
+    with autocast(device):
+        loss, _, _ = model(images.to(device, non_blocking=True), mask_ratio)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -72,22 +90,26 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: torch
 def timed_steps(model: nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor, steps: int,
                 mask_ratio: float, seed: int) -> float:
     """Seconds for `steps` training steps; the seed fixes the masks, so both models see the same ones."""
+    device = images.device
     torch.manual_seed(seed)
+    synchronize(device)
     started = time.perf_counter()
     for _ in range(steps):
         train_step(model, optimizer, images, mask_ratio)
+    synchronize(device)
     return time.perf_counter() - started
 
 
-def compare_throughput(cfg: RunConfig, batch_size: int, steps: int, repeats: int, warmup: int) -> dict[str, Any]:
+def compare_throughput(cfg: RunConfig, batch_size: int, steps: int, repeats: int, warmup: int,
+                       device: torch.device) -> dict[str, Any]:
     """Images/s of both models per interleaved round and their ratio; first, that the two models agree.
 
     On a shared machine a round can be slowed by other processes: the best round of each model and the
     median over rounds of the ratio of a round's two (back-to-back) measurements are the fair numbers.
     """
-    models = build_pair(cfg)
+    models = {name: model.to(device) for name, model in build_pair(cfg).items()}
     shape = (batch_size, cfg.channels, cfg.image_size, cfg.image_size)
-    images = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    images = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(device)
     outputs = {}
     for name, model in models.items():
         torch.manual_seed(0)
@@ -115,9 +137,9 @@ def compare_throughput(cfg: RunConfig, batch_size: int, steps: int, repeats: int
             "speedup_median_of_rounds": statistics.median(round_ratios)}
 
 
-def pretrain_images(cfg: RunConfig, count: int) -> tuple[FaceDataset, str]:
-    """SynthFER's unlabeled face corpus when that module exists, else random uint8 images of the same size."""
-    if importlib.util.find_spec("fer_lib.data.synthfer") is None:
+def pretrain_images(cfg: RunConfig, count: int, render: bool) -> tuple[FaceDataset, str]:
+    """SynthFER's unlabeled face corpus when `render` and that module exists, else random uint8 images."""
+    if not render or importlib.util.find_spec("fer_lib.data.synthfer") is None:
         rng = np.random.default_rng(0)
         images = rng.integers(0, 256, size=(count, cfg.image_size, cfg.image_size, cfg.channels), dtype=np.uint8)
         return FaceDataset(images, np.full(count, UNLABELED), ("face",), name="random"), "random uint8 images"
@@ -128,30 +150,33 @@ def pretrain_images(cfg: RunConfig, count: int) -> tuple[FaceDataset, str]:
 def timed_loader_pass(model: nn.Module, optimizer: torch.optim.Optimizer, dataset: FaceDataset, batch_size: int,
                       num_workers: int, batches: int, mask_ratio: float) -> tuple[list[float], list[float]]:
     """Seconds waiting for each batch and seconds training on it, for `batches` batches after a warm-up one."""
+    device = next(model.parameters()).device
     sampler = SeededBatchSampler(len(dataset), batch_size, seed=0)
-    batch_iter = iter(DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers))
+    batch_iter = iter(DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers,
+                                 pin_memory=device.type == "cuda"))
     waits, steps = [], []
     for _ in range(batches + 1):
         started = time.perf_counter()
         batch = next(batch_iter)
         loaded = time.perf_counter()
         train_step(model, optimizer, batch["image"], mask_ratio)
+        synchronize(device)
         waits.append(loaded - started)
         steps.append(time.perf_counter() - loaded)
     return waits[1:], steps[1:]
 
 
-def loading_share(cfg: RunConfig, dataset: FaceDataset, batch_size: int, batches: int, repeats: int
-                  ) -> list[dict[str, float]]:
-    """Wait and step per batch for num_workers 0 and 1 (interleaved passes); share = wait / (wait + step).
+def loading_share(cfg: RunConfig, dataset: FaceDataset, batch_size: int, batches: int, repeats: int,
+                  workers: tuple[int, ...], device: torch.device) -> list[dict[str, float]]:
+    """Wait and step per batch for each loader size (interleaved passes); share = wait / (wait + step).
 
     The share is the median over batches of each batch's own share, so a burst of load from other
     processes shifts a few batches, not the result.
     """
-    model = build_mae(cfg)
+    model = build_mae(cfg).to(device)
     optimizer = adamw(model, batch_size)
     dataset = dataset.with_transform(train_transform(cfg.image_size, cfg.channels, scale=(0.2, 1.0)))
-    timings: dict[int, tuple[list[float], list[float]]] = {0: ([], []), 1: ([], [])}
+    timings: dict[int, tuple[list[float], list[float]]] = {count: ([], []) for count in workers}
     for _ in range(repeats):
         for num_workers, (waits, steps) in timings.items():
             pass_waits, pass_steps = timed_loader_pass(model, optimizer, dataset, batch_size, num_workers, batches,
@@ -184,21 +209,30 @@ def augmentation_time(cfg: RunConfig, dataset: FaceDataset, batch_size: int, rep
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), help="default: the device's own list")
     parser.add_argument("--steps", type=int, default=3, help="training steps per timed round")
     parser.add_argument("--repeats", type=int, default=12, help="interleaved rounds per model")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--loading-batches", type=int, default=8, help="timed batches per loader pass")
     parser.add_argument("--loading-rounds", type=int, default=3, help="interleaved loader passes per num_workers")
+    parser.add_argument("--loading-workers", type=int, nargs="+", default=[0, 1], help="loader sizes to compare")
     args = parser.parse_args()
+    device = torch.device(args.device)
+    names = args.configs or DEFAULT_CONFIGS[device.type]
 
     payload: dict[str, Any] = {
         "torch": torch.__version__, "timm": timm.__version__, "python": platform.python_version(),
         "machine": platform.machine(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "device": "cpu", "fused_attention_ours": "timm Attention (F.scaled_dot_product_attention)",
-        "note": "shared CPU: other processes ran at the same time; rounds are interleaved to be fair",
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "precision": "bf16 autocast" if device.type == "cuda" else "float32",
+        "fused_attention_ours": "timm Attention (F.scaled_dot_product_attention)",
+        "load_average_1min_before": os.getloadavg()[0],
+        "note": "rounds are interleaved so that load from other processes falls on both models alike",
         "throughput": {}, "data_loading": {}}
-    for name, (cfg, batch_size) in CONFIGS.items():
-        result = compare_throughput(cfg, batch_size, args.steps, args.repeats, args.warmup)
+    for name in names:
+        cfg, batch_size = CONFIGS[name]
+        result = compare_throughput(cfg, batch_size, args.steps, args.repeats, args.warmup, device)
         result["config"] = {k: getattr(cfg, k) for k in (
             "image_size", "channels", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio",
             "decoder_embed_dim", "decoder_depth", "decoder_num_heads", "mask_ratio", "norm_pix_loss")}
@@ -207,21 +241,26 @@ def main() -> None:
         print(f"{name}: best round fer_lib {best['fer_lib']:.1f} img/s, reference {best['reference']:.1f} img/s "
               f"(x{result['speedup_best']:.2f}); median ratio over rounds x{result['speedup_median_of_rounds']:.2f}")
 
-    cfg, batch_size = CONFIGS["quick_48px"]
-    dataset, source = pretrain_images(cfg, batch_size * (args.loading_batches + 1))
+    name = names[0]
+    cfg, batch_size = CONFIGS[name]
+    # Rendering SynthFER at 224 px takes minutes; the loader's cost does not depend on the pixels' content.
+    dataset, source = pretrain_images(cfg, batch_size * (args.loading_batches + 1), render=cfg.image_size <= 64)
     payload["data_loading"] = {
-        "config": "quick_48px", "batch_size": batch_size, "images": source, "rounds": args.loading_rounds,
+        "config": name, "batch_size": batch_size, "images": source, "rounds": args.loading_rounds,
         "transform": "train_transform(scale=(0.2, 1.0)): RandomResizedCrop + flip + normalise, seeded per sample",
         "augmentation_only_s_per_batch": augmentation_time(cfg, dataset, batch_size),
-        "runs": loading_share(cfg, dataset, batch_size, args.loading_batches, args.loading_rounds)}
+        "runs": loading_share(cfg, dataset, batch_size, args.loading_batches, args.loading_rounds,
+                              tuple(args.loading_workers), device)}
     print(f"augmentation alone: {payload['data_loading']['augmentation_only_s_per_batch'] * 1000:.1f} ms per batch")
     for run in payload["data_loading"]["runs"]:
         print(f"data loading, num_workers={run['num_workers']}: {run['median_load_wait_s_per_batch'] * 1000:.1f} ms "
               f"wait, {run['median_step_s_per_batch'] * 1000:.1f} ms step -> "
               f"{100 * run['median_loading_share']:.1f}% of step time, {run['images_per_s_end_to_end']:.0f} img/s "
               f"end to end")
-    write_json_atomic(RESULTS, payload)
-    print(f"wrote {RESULTS}")
+    payload["load_average_1min_after"] = os.getloadavg()[0]
+    path = RESULTS / ("mae_throughput.json" if device.type == "cpu" else f"mae_throughput_{device.type}.json")
+    write_json_atomic(path, payload)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

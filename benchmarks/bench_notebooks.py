@@ -1,0 +1,55 @@
+"""Wall-clock time of every notebook at a profile, as `make run` executes them, on a fresh machine.
+
+Runs and the dataset cache go to a new temporary folder, so the timing includes rendering SynthFER and
+pre-training the MAEs, as a student's first `make run` does. Each notebook's status, minutes and the
+metrics its closing cell recorded are written to benchmarks/results/notebooks_<profile>_<device>.json.
+
+    .venv/bin/python benchmarks/bench_notebooks.py                         # quick profile on the CPU
+    python benchmarks/bench_notebooks.py --profile smoke --device cuda     # the same notebooks on a GPU
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+import torch
+
+from fer_lib.notebook_runner import run_notebooks
+from fer_lib.report import write_json_atomic
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    args = parser.parse_args()
+
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as scratch:
+        os.environ["FER_SSL_RUNS"] = str(Path(scratch) / "runs")
+        os.environ["FER_SSL_CACHE"] = str(Path(scratch) / "cache")
+        runs, report = run_notebooks(args.profile, {"device": args.device})
+        metrics_dir = report.parent / "metrics"
+        notebooks = [{"name": run.name, "status": run.status, "minutes": round(run.seconds / 60, 2),
+                      "metrics": json.loads((metrics_dir / f"{run.name}.json").read_text())
+                      if (metrics_dir / f"{run.name}.json").is_file() else {}} for run in runs]
+    payload = {
+        "torch": torch.__version__, "python": platform.python_version(), "cpu_count": os.cpu_count(),
+        "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu", "profile": args.profile,
+        "fresh_cache": True, "load_average_1min_before_after": [load_before, os.getloadavg()[0]],
+        "total_minutes": round(sum(n["minutes"] for n in notebooks), 2), "notebooks": notebooks}
+    for notebook in notebooks:
+        print(f"{notebook['name']}: {notebook['status']} in {notebook['minutes']:.1f} min")
+    path = RESULTS / f"notebooks_{args.profile}_{args.device}.json"
+    write_json_atomic(path, payload)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
