@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             print(path)
         return 0
     cfg = _config(args)
+    from fer_lib.engine.devices import apply_threads
+    apply_threads(cfg.threads)
     if args.command == "pretrain-mae":
         from fer_lib.recipes.pretrain import pretrain_mae
         result = pretrain_mae(cfg, args.domain)

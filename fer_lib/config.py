@@ -26,6 +26,7 @@ class RunConfig:
     synthfer_identities: int = 200
     synthfer_unlabeled: int = 6000     # unlabeled face corpus for face-domain MAE (SSFER story)
     synthfer_general: int = 6000       # general, non-face image corpus (MIMIC story)
+    synthfer_scenes: str = "lab"       # lab (CK+-like: frontal, plain background) | wild (RAF-DB-like: pose, clutter)
     label_noise: float = 0.0           # fraction of training labels flipped (noisy-label methods)
     face_corpus_root: str = ""         # image folder of unlabeled faces for MAE; empty = built-in corpus
     general_corpus_root: str = ""      # image folder of general images for MAE; empty = built-in corpus
@@ -47,12 +48,12 @@ class RunConfig:
     pretrain_warmup_epochs: int = 2
     pretrain_weight_decay: float = 0.05
     # fine-tuning
-    finetune_epochs: int = 15
+    finetune_epochs: int = 5
     finetune_batch_size: int = 64
-    finetune_base_lr: float = 2e-3
-    finetune_warmup_epochs: int = 2
+    finetune_base_lr: float = 8e-3
+    finetune_warmup_epochs: int = 1
     global_pool: str = "avg"           # classifier pooling: "avg" (+ fc_norm, MAE fine-tuning) or "token" (CLS)
-    finetune_crop_min: float = 0.5     # RandomResizedCrop scale lower bound (faces keep most of the face)
+    finetune_crop_min: float = 1.0     # RandomResizedCrop scale lower bound; 1 = flip only (short runs learn faster)
     finetune_weight_decay: float = 0.05
     layer_decay: float = 0.75
     drop_path: float = 0.1
@@ -67,6 +68,7 @@ class RunConfig:
     ema_decay: float = 0.0             # 0 disables the EMA of weights
     micro_batch_size: int = 0          # per-process batch per forward; 0 = no gradient accumulation
     num_workers: int = 1               # loader processes: 1 keeps augmentation under 10% of step time
+    threads: int = 0                   # CPU threads for torch; 0 = torch's default (OMP_NUM_THREADS or all cores)
     checkpoint_every_steps: int = 0    # 0 = checkpoint at epoch ends only
     seed: int = 0
     init_checkpoint: str = ""          # path to an official MAE / fer_lib checkpoint to start from
@@ -93,13 +95,13 @@ PROFILES: dict[str, RunConfig] = {
     "quick": RunConfig(profile="quick"),
     # GPU, real data, paper scale: ViT-B/16 at 224 px with the MAE pre-training / fine-tuning recipes.
     "full": RunConfig(
-        profile="full", dataset="rafdb", image_size=224, patch_size=16, embed_dim=768, depth=12,
-        num_heads=12, decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16, norm_pix_loss=True,
+        profile="full", dataset="rafdb", synthfer_scenes="wild", image_size=224, patch_size=16, embed_dim=768,
+        depth=12, num_heads=12, decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16, norm_pix_loss=True,
         synthfer_train=20000, synthfer_val=2000, synthfer_test=4000, synthfer_identities=2000,
         synthfer_unlabeled=100000, synthfer_general=100000,
         pretrain_epochs=800, pretrain_batch_size=4096, pretrain_base_lr=1.5e-4, pretrain_warmup_epochs=40,
         finetune_epochs=100, finetune_batch_size=1024, finetune_base_lr=5e-4, finetune_warmup_epochs=5,
-        layer_decay=0.65, drop_path=0.1, device="cuda", micro_batch_size=256,
+        finetune_crop_min=0.5, layer_decay=0.65, drop_path=0.1, device="cuda", micro_batch_size=256,
         num_workers=8, checkpoint_every_steps=500),
 }
 

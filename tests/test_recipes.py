@@ -75,3 +75,12 @@ def test_an_official_layout_mae_checkpoint_given_by_path_initialises_the_encoder
     loaded = result.model.state_dict()["patch_embed.proj.weight"].cpu()
     assert (loaded - mae_state["patch_embed.proj.weight"]).abs().max() < 0.01
     assert (build_mae(cfg).state_dict()["patch_embed.proj.weight"] - mae_state["patch_embed.proj.weight"]).abs().max() > 0.05
+
+
+def test_a_named_finetuning_run_finds_the_profiles_mae_and_keeps_its_own_folder() -> None:
+    cfg = make_config("smoke")
+    splits = load_splits(cfg)
+    finetune_and_evaluate(cfg.replace(run_name="my_run"), "face", splits)
+    assert mae_checkpoint_path(cfg, "face").is_file()  # runs/smoke/mae_face, not runs/smoke/my_run
+    named = runs_dir() / "smoke" / "my_run"
+    assert (named / "best.pt").is_file() and not (named / "mae.pt").exists()

@@ -158,3 +158,19 @@ def test_the_au_oracle_reads_expressions_well_but_not_perfectly() -> None:
     train, test = generate_stills(SPEC, 600, "train"), generate_stills(SPEC, 300, "test")
     oracle = au_oracle_accuracy(train, test)
     assert majority_class_accuracy(train, test) + 0.2 < oracle < 1.0
+
+
+def test_lab_scenes_keep_faces_in_place_on_a_plain_background_and_wild_scenes_do_not() -> None:
+    lab = generate_stills(dataclasses.replace(SPEC, scenes="lab"), 100, "train")
+    wild = generate_stills(SPEC, 100, "train")
+    assert lab.face_boxes.std(axis=0).max() < 0.5 * wild.face_boxes.std(axis=0).max()
+    corner_spread = {name: faces.images[:, :4, :4].reshape(100, -1).astype(float).std(axis=1).mean()
+                     for name, faces in (("lab", lab), ("wild", wild))}
+    assert corner_spread["lab"] < 0.5 * corner_spread["wild"]
+    assert (lab.meta["occluder"] == 0).all()
+    assert np.array_equal(lab.labels, wild.labels)  # the scene style changes nuisances, not expressions
+
+
+def test_an_unknown_scene_style_is_named_in_the_error() -> None:
+    with pytest.raises(ValueError, match="'studio'"):
+        SynthFERSpec(scenes="studio")

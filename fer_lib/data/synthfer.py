@@ -33,8 +33,8 @@ from fer_lib.data.base import EMOTIONS_7, UNLABELED, DatasetSplits, FaceDataset
 from fer_lib.data.cache import cache_exists, load_cache, save_cache
 from fer_lib.data.general_images import GENERAL_KINDS, render_general_images
 from fer_lib.data.synthfer_render import (AU_DESCRIPTIONS, AU_NAMES, LANDMARK_NAMES, Appearance, ArrayBatch, Scenes,
-                                          drift_scenes, face_geometry, frontal_scenes, render_faces,
-                                          sample_appearance, sample_scenes, to_uint8)
+                                          drift_scenes, face_geometry, frontal_scenes, lab_scenes,
+                                          render_faces, sample_appearance, sample_scenes, to_uint8)
 from fer_lib.paths import cache_dir
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ __all__ = ["AU_DESCRIPTIONS", "AU_NAMES", "LANDMARK_NAMES", "PROTOTYPES", "RAFDB
            "SEQUENCE_LABEL_THRESHOLD", "SynthFERSpec", "class_evidence", "generate_stills", "load_general_images",
            "load_synthfer_sequences", "load_synthfer_splits", "load_unlabeled_faces", "render_face"]
 
+SCENE_STYLES = ("wild", "lab")
 GENERATOR_VERSION = 4                # bump whenever rendering or sampling changes: caches are keyed on it
 RAFDB_CLASS_PRIORS = (0.21, 0.39, 0.16, 0.10, 0.02, 0.06, 0.06)  # RAF-DB train proportions, EMOTIONS_7 order
 SEQUENCE_LABEL_THRESHOLD = 0.4       # a sequence frame is labeled with its expression at >= 40% of apex, else neutral
@@ -86,12 +87,23 @@ class SynthFERSpec:
     annotators: int = 10
     annotator_temperature: float = 0.04      # softness of the raters' class evidence
     annotator_neutral_bias: float = 0.08     # raters say neutral unless an expression explains the AUs this much better
-    occlusion_rate: float = 0.1
+    occlusion_rate: float = 0.1              # share of 'wild' scenes with an occluder (hand, glasses, ...)
+    scenes: str = "wild"                     # 'wild' (RAF-DB-like) or 'lab' (CK+-like), see `sample_scene_style`
+
+    def __post_init__(self) -> None:
+        if self.scenes not in SCENE_STYLES:
+            raise ValueError(f"SynthFER scenes must be one of {SCENE_STYLES}, got {self.scenes!r}")
 
     @classmethod
     def from_config(cls, cfg: "RunConfig") -> "SynthFERSpec":
         return cls(image_size=cfg.image_size, channels=cfg.channels, num_identities=cfg.synthfer_identities,
-                   seed=cfg.seed, label_noise=cfg.label_noise)
+                   seed=cfg.seed, label_noise=cfg.label_noise, scenes=cfg.synthfer_scenes)
+
+
+def sample_scene_style(spec: SynthFERSpec, rng: np.random.Generator, n: int) -> Scenes:
+    """`n` scenes of the spec's style: 'wild' varies pose, light, background clutter, occluders, blur and noise,
+    as in-the-wild datasets do; 'lab' keeps faces near-frontal on a plain background, as posed lab datasets do."""
+    return lab_scenes(rng, n) if spec.scenes == "lab" else sample_scenes(rng, n, spec.occlusion_rate)
 
 
 @dataclass
@@ -227,7 +239,7 @@ def _sample_stills(spec: SynthFERSpec, habits: Habits, num_images: int,
     person = habits.take(identity)
     labels = sample_rows(rng, person.class_prior)
     au = sample_au(rng, labels, person, sample_intensity(rng, num_images))
-    return identity, labels, au, sample_scenes(rng, num_images, spec.occlusion_rate)
+    return identity, labels, au, sample_scene_style(spec, rng, num_images)
 
 
 def generate_stills(spec: SynthFERSpec, num_images: int, split: str) -> FaceDataset:
@@ -292,7 +304,7 @@ def _generate_sequences(spec: SynthFERSpec, num_sequences: int, frames: int) -> 
     au = (person.resting_au[:, None] + phase * (apex - person.resting_au)[:, None]).reshape(-1, len(AU_NAMES))
     frame_label = np.where(phase[0, :, 0][None] >= SEQUENCE_LABEL_THRESHOLD, seq_labels[:, None], 0).reshape(-1)
     dataset = _build_dataset(spec, app, np.repeat(seq_identity, frames), frame_label, au,
-                             drift_scenes(sample_scenes(rng, num_sequences, spec.occlusion_rate), frames, rng), rng,
+                             drift_scenes(sample_scene_style(spec, rng, num_sequences), frames, rng), rng,
                              "synthfer-sequences", sequence_id=np.repeat(np.arange(num_sequences), frames),
                              frame_index=np.tile(np.arange(frames), num_sequences))
     dataset.meta["sequence_label"] = np.repeat(seq_labels, frames).astype(np.int64)

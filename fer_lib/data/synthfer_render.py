@@ -147,6 +147,22 @@ def sample_scenes(rng: np.random.Generator, n: int, occlusion_rate: float = 0.1)
         blur=u(0.5, 2.0) * (rng.random(n) < 0.25), noise=u(0.0, 0.025))
 
 
+def lab_scenes(rng: np.random.Generator, n: int) -> Scenes:
+    """Lab-controlled scenes, as in CK+ or JAFFE: near-frontal and centred, a plain background of one random
+    grey, soft light, no clutter, occluder or blur, little noise. Identity and expression still vary."""
+    scenes = sample_scenes(rng, n, occlusion_rate=0.0)
+
+    def normal(mean: float, std: float) -> np.ndarray:
+        return rng.normal(mean, std, n).astype(np.float32)
+
+    grey = rng.uniform(0.45, 0.85, (n, 1, 1)).astype(np.float32)
+    return replace(scenes, centre=np.stack([normal(0.5, 0.01), normal(0.48, 0.01)], axis=1),
+                   scale=rng.uniform(0.36, 0.39, n).astype(np.float32), roll=normal(0, 0.03), yaw=normal(0, 0.05),
+                   light=scenes.light * 0.25, background=np.repeat(np.repeat(grey, 2, axis=1), 3, axis=2),
+                   clutter_opacity=np.zeros((n, 3), np.float32), blur=np.zeros(n, np.float32),
+                   noise=rng.uniform(0, 0.01, n).astype(np.float32))
+
+
 def frontal_scenes(n: int) -> Scenes:
     """Passport-style scenes: centred, upright, plain grey background, no clutter, occluder, blur or noise."""
     scenes = sample_scenes(np.random.default_rng(0), n, occlusion_rate=0.0)

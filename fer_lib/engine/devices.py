@@ -1,4 +1,4 @@
-"""Device selection and mixed-precision choice."""
+"""Device selection, CPU thread count and mixed-precision choice."""
 from __future__ import annotations
 
 import torch
@@ -25,3 +25,13 @@ def autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
     if not amp or device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def apply_threads(threads: int) -> None:
+    """Use `threads` CPU threads for torch's operators; 0 keeps torch's default (OMP_NUM_THREADS, else one
+    per core). Fewer threads than cores help when other programs keep the cores busy: a thread that waits
+    for a busy core stalls every step."""
+    if threads < 0:
+        raise ValueError(f"threads must be 0 (torch's default) or a positive count, got {threads}")
+    if threads:
+        torch.set_num_threads(threads)

@@ -41,11 +41,12 @@ def finetune_settings(cfg: RunConfig, pretrained: bool) -> TrainSettings:
 
 
 def resolve_init(cfg: RunConfig, init: str) -> Path | None:
-    """'scratch' -> None; 'face' / 'general' -> this profile's MAE (pre-trained first if missing); else a path."""
+    """'scratch' -> None; 'face' / 'general' -> this profile's MAE in runs/<profile>/mae_<domain> (pre-trained
+    first if missing; `run_name` names the fine-tuning run, not the MAE); else a checkpoint path."""
     if init == "scratch":
         return None
     if init in MAE_DOMAINS:
-        return ensure_pretrained(cfg, init)
+        return ensure_pretrained(cfg.replace(run_name=""), init)
     return Path(init)
 
 
