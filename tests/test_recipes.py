@@ -84,3 +84,17 @@ def test_a_named_finetuning_run_finds_the_profiles_mae_and_keeps_its_own_folder(
     assert mae_checkpoint_path(cfg, "face").is_file()  # runs/smoke/mae_face, not runs/smoke/my_run
     named = runs_dir() / "smoke" / "my_run"
     assert (named / "best.pt").is_file() and not (named / "mae.pt").exists()
+
+
+def test_a_run_folder_refuses_a_config_with_other_data_or_model_by_name() -> None:
+    from fer_lib.models.checkpoints import CheckpointError
+    from fer_lib.recipes.pretrain import ensure_pretrained
+
+    cfg = make_config("smoke")
+    finetune_and_evaluate(cfg, "scratch", load_splits(cfg))
+    wild = cfg.replace(synthfer_scenes="wild")
+    with pytest.raises(CheckpointError, match="synthfer_scenes='lab' \\(now 'wild'\\)"):
+        finetune_and_evaluate(wild, "scratch", load_splits(wild))
+    ensure_pretrained(cfg, "face")
+    with pytest.raises(CheckpointError, match="mask_ratio=0.75 \\(now 0.5\\)"):
+        ensure_pretrained(cfg.replace(mask_ratio=0.5), "face")

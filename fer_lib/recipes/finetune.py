@@ -25,6 +25,7 @@ from fer_lib.models.checkpoints import read_checkpoint
 from fer_lib.models.vit import build_vit_classifier, load_encoder_weights
 from fer_lib.paths import runs_dir
 from fer_lib.recipes.pretrain import ensure_pretrained
+from fer_lib.recipes.run_record import FINETUNE_FIELDS, claim_run_dir
 
 MAE_DOMAINS = ("face", "general")
 
@@ -83,6 +84,7 @@ def finetune_and_evaluate(cfg: RunConfig, init: str = "scratch", splits: Dataset
 
     run_name = cfg.run_name or f"finetune_{init if source is None or init in MAE_DOMAINS else Path(init).stem}"
     run_dir = runs_dir() / cfg.profile / run_name
+    claim_run_dir(run_dir, cfg, FINETUNE_FIELDS, init=init if source is None or init in MAE_DOMAINS else str(source))
     result = fit(model, SupervisedCE(cfg.label_smoothing), train, finetune_settings(cfg, source is not None),
                  run_dir, evaluate=evaluate)
     best = read_checkpoint(run_dir / "best.pt")

@@ -16,6 +16,7 @@ from fer_lib.engine.train import FitResult, TrainSettings, fit
 from fer_lib.methods.mae import MAEObjective
 from fer_lib.models.mae import build_mae
 from fer_lib.paths import runs_dir
+from fer_lib.recipes.run_record import MAE_FIELDS, claim_run_dir
 
 
 def pretrain_settings(cfg: RunConfig) -> TrainSettings:
@@ -41,6 +42,7 @@ def pretrain_mae(cfg: RunConfig, domain: str, corpus: FaceDataset | None = None)
     corpus = corpus if corpus is not None else load_pretrain_corpus(cfg, domain)
     corpus = corpus.with_transform(train_transform(cfg.image_size, cfg.channels, scale=(0.2, 1.0)))
     run_dir = mae_run_dir(cfg, domain)
+    claim_run_dir(run_dir, cfg, MAE_FIELDS, domain=domain)
     result = fit(build_mae(cfg), MAEObjective(cfg.mask_ratio), corpus, pretrain_settings(cfg), run_dir)
     save_atomic({"model": result.model.state_dict(), "config": cfg.to_dict(), "domain": domain},
                 mae_checkpoint_path(cfg, domain))
@@ -48,9 +50,12 @@ def pretrain_mae(cfg: RunConfig, domain: str, corpus: FaceDataset | None = None)
 
 
 def ensure_pretrained(cfg: RunConfig, domain: str) -> Path:
-    """The MAE checkpoint of this profile and domain, pre-training one first when none exists."""
+    """The MAE checkpoint of this profile and domain, pre-training one first when none exists; an existing one
+    made with other data or another model is refused (CheckpointError naming the differences)."""
     path = mae_checkpoint_path(cfg, domain)
-    if not path.is_file():
+    if path.is_file():
+        claim_run_dir(path.parent, cfg, MAE_FIELDS, domain=domain)
+    else:
         print(f"no MAE checkpoint at {path}: pre-training one now ({cfg.pretrain_epochs} epochs)")
         pretrain_mae(cfg, domain)
     return path
