@@ -35,7 +35,7 @@ def main() -> None:
         for style in SCENE_STYLES:
             cfg = make_config(args.profile, synthfer_scenes=style, device="cpu")
             splits = load_splits(cfg)
-            result = finetune_and_evaluate(cfg.replace(run_name=f"scratch_{style}"), "scratch", splits)
+            result = finetune_and_evaluate(cfg.replace(run_tag=style), "scratch", splits)
             majority = np.bincount(splits.train.labels).argmax()
             styles[style] = {"test_accuracy": result.test.accuracy,
                              "test_balanced_accuracy": result.test.balanced_accuracy,

@@ -72,7 +72,7 @@ class RunConfig:
     checkpoint_every_steps: int = 0    # 0 = checkpoint at epoch ends only
     seed: int = 0
     init_checkpoint: str = ""          # path to an official MAE / fer_lib checkpoint to start from
-    run_name: str = ""                 # sub-folder of runs/<profile>/; empty = notebook or command name
+    run_tag: str = ""                  # appended to run folders (mae_face_<tag>, finetune_scratch_<tag>): variants
 
     def replace(self, **overrides: Any) -> "RunConfig":
         """A copy with `overrides` applied (None values ignored, unknown names rejected)."""

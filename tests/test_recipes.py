@@ -77,13 +77,14 @@ def test_an_official_layout_mae_checkpoint_given_by_path_initialises_the_encoder
     assert (build_mae(cfg).state_dict()["patch_embed.proj.weight"] - mae_state["patch_embed.proj.weight"]).abs().max() > 0.05
 
 
-def test_a_named_finetuning_run_finds_the_profiles_mae_and_keeps_its_own_folder() -> None:
+def test_a_run_tag_keeps_a_variant_beside_the_first_runs_and_pairs_it_with_its_own_mae() -> None:
     cfg = make_config("smoke")
-    splits = load_splits(cfg)
-    finetune_and_evaluate(cfg.replace(run_name="my_run"), "face", splits)
-    assert mae_checkpoint_path(cfg, "face").is_file()  # runs/smoke/mae_face, not runs/smoke/my_run
-    named = runs_dir() / "smoke" / "my_run"
-    assert (named / "best.pt").is_file() and not (named / "mae.pt").exists()
+    finetune_and_evaluate(cfg, "face", load_splits(cfg))
+    wild = cfg.replace(synthfer_scenes="wild", run_tag="wild")
+    finetune_and_evaluate(wild, "face", load_splits(wild))
+    for folder in ("mae_face", "finetune_face", "mae_face_wild", "finetune_face_wild"):
+        assert (runs_dir() / "smoke" / folder / "run_config.json").is_file(), folder
+    assert mae_checkpoint_path(wild, "face") == runs_dir() / "smoke" / "mae_face_wild" / "mae.pt"
 
 
 def test_a_run_folder_refuses_a_config_with_other_data_or_model_by_name() -> None:

@@ -246,7 +246,7 @@ def _restore(path: Path, settings: TrainSettings, model: nn.Module, optimizer: t
     if changed:
         details = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in changed)
         raise CheckpointError(f"{path} was written with other settings ({details}); resume with the same "
-                              f"settings, or choose another run folder (run_name) or delete it to start afresh")
+                              f"settings, or choose another run folder (run_tag) or delete it to start afresh")
     load_weights(model, checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
     scaler.load_state_dict(checkpoint["scaler"])

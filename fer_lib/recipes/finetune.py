@@ -23,7 +23,7 @@ from fer_lib.eval.predict import predict_logits
 from fer_lib.methods.supervised import SupervisedCE
 from fer_lib.models.checkpoints import read_checkpoint
 from fer_lib.models.vit import build_vit_classifier, load_encoder_weights
-from fer_lib.paths import runs_dir
+from fer_lib.paths import run_folder
 from fer_lib.recipes.pretrain import ensure_pretrained
 from fer_lib.recipes.run_record import FINETUNE_FIELDS, claim_run_dir
 
@@ -42,12 +42,12 @@ def finetune_settings(cfg: RunConfig, pretrained: bool) -> TrainSettings:
 
 
 def resolve_init(cfg: RunConfig, init: str) -> Path | None:
-    """'scratch' -> None; 'face' / 'general' -> this profile's MAE in runs/<profile>/mae_<domain> (pre-trained
-    first if missing; `run_name` names the fine-tuning run, not the MAE); else a checkpoint path."""
+    """'scratch' -> None; 'face' / 'general' -> this profile's (and run tag's) MAE, pre-trained first if missing;
+    else a checkpoint path."""
     if init == "scratch":
         return None
     if init in MAE_DOMAINS:
-        return ensure_pretrained(cfg.replace(run_name=""), init)
+        return ensure_pretrained(cfg, init)
     return Path(init)
 
 
@@ -82,8 +82,8 @@ def finetune_and_evaluate(cfg: RunConfig, init: str = "scratch", splits: Dataset
         logits, labels = predict_logits(candidate, val, device)
         return {"val_acc": float((logits.argmax(1) == labels).float().mean())}
 
-    run_name = cfg.run_name or f"finetune_{init if source is None or init in MAE_DOMAINS else Path(init).stem}"
-    run_dir = runs_dir() / cfg.profile / run_name
+    label = init if source is None or init in MAE_DOMAINS else Path(init).stem
+    run_dir = run_folder(cfg.profile, f"finetune_{label}", cfg.run_tag)
     claim_run_dir(run_dir, cfg, FINETUNE_FIELDS, init=init if source is None or init in MAE_DOMAINS else str(source))
     result = fit(model, SupervisedCE(cfg.label_smoothing), train, finetune_settings(cfg, source is not None),
                  run_dir, evaluate=evaluate)

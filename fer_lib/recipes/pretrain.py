@@ -15,7 +15,7 @@ from fer_lib.engine.checkpoint import save_atomic
 from fer_lib.engine.train import FitResult, TrainSettings, fit
 from fer_lib.methods.mae import MAEObjective
 from fer_lib.models.mae import build_mae
-from fer_lib.paths import runs_dir
+from fer_lib.paths import run_folder
 from fer_lib.recipes.run_record import MAE_FIELDS, claim_run_dir
 
 
@@ -28,8 +28,8 @@ def pretrain_settings(cfg: RunConfig) -> TrainSettings:
 
 
 def mae_run_dir(cfg: RunConfig, domain: str) -> Path:
-    """runs/<profile>/<run_name or mae_<domain>>: where a pre-training run keeps its checkpoints."""
-    return runs_dir() / cfg.profile / (cfg.run_name or f"mae_{domain}")
+    """runs/<profile>/mae_<domain>[_<run_tag>]: where a pre-training run keeps its checkpoints."""
+    return run_folder(cfg.profile, f"mae_{domain}", cfg.run_tag)
 
 
 def mae_checkpoint_path(cfg: RunConfig, domain: str) -> Path:

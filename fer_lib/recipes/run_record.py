@@ -34,5 +34,5 @@ def claim_run_dir(run_dir: Path, cfg: RunConfig, fields: tuple[str, ...], **extr
     changed = sorted(name for name in wanted if saved.get(name) != wanted[name])
     if changed:
         details = ", ".join(f"{name}={saved.get(name)!r} (now {wanted[name]!r})" for name in changed)
-        raise CheckpointError(f"{run_dir} holds a run made with {details}; choose another run_name, or delete the "
+        raise CheckpointError(f"{run_dir} holds a run made with {details}; set another run_tag, or delete the "
                               f"folder to train afresh")
