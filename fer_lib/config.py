@@ -18,6 +18,7 @@ class RunConfig:
     # data
     dataset: str = "synthfer"          # synthfer | fer2013 | ferplus | rafdb | affectnet | ckplus | imagefolder
     data_root: str = ""                # folder of a real dataset (ignored for synthfer)
+    data_options: str = ""             # real-dataset loader options, e.g. "label_mode=probability,val_fraction=0.2"
     image_size: int = 48
     channels: int = 3
     synthfer_train: int = 4000         # labeled SynthFER training images

@@ -1,7 +1,8 @@
 """`load_splits(cfg)`: the one entry point notebooks use to get data, whatever `cfg.dataset` names."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import ast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,8 +21,27 @@ def load_splits(cfg: "RunConfig") -> DatasetSplits:
         return load_synthfer_splits(cfg)
     if cfg.dataset in REAL_DATASETS:
         from fer_lib.data.real import load_real_splits
-        return load_real_splits(cfg.dataset, cfg.data_root, image_size=cfg.image_size)
+        return load_real_splits(cfg.dataset, cfg.data_root, image_size=cfg.image_size,
+                                **parse_data_options(cfg.data_options))
     raise ValueError(f"unknown dataset {cfg.dataset!r}; choose synthfer or one of {REAL_DATASETS}")
+
+
+def parse_data_options(text: str) -> dict[str, Any]:
+    """'label_mode=probability,val_fraction=0.2' -> {'label_mode': 'probability', 'val_fraction': 0.2}.
+
+    Values are Python literals where they parse as one (numbers, True / False), else strings. Which options a
+    dataset takes is checked by its loader, whose error lists them (data_scripts/README.md documents them).
+    """
+    options: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not key.isidentifier():
+            raise ValueError(f"data_options item {item!r} is not key=value (in {text!r})")
+        try:
+            options[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            options[key] = value
+    return options
 
 
 def load_pretrain_corpus(cfg: "RunConfig", domain: str) -> FaceDataset:
