@@ -34,6 +34,7 @@ from fer_lib.config import RunConfig, make_config
 from fer_lib.data.base import DatasetSplits
 from fer_lib.data.registry import load_splits
 from fer_lib.data.transforms import eval_transform, train_transform
+from fer_lib.engine.devices import autocast_dtype
 from fer_lib.engine.train import fit
 from fer_lib.eval.predict import predict_logits
 from fer_lib.methods.supervised import SupervisedCE
@@ -63,7 +64,8 @@ def eval_rate(cfg: RunConfig, splits: DatasetSplits, model: torch.nn.Module) -> 
     val = splits.val.with_transform(eval_transform(cfg.image_size, cfg.channels))
     device = torch.device(cfg.device)
     started = time.perf_counter()
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and cfg.amp):
+    dtype = autocast_dtype(device, cfg.amp)
+    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
         predict_logits(model.to(device), val, device)
     return len(val) / (time.perf_counter() - started)
 

@@ -10,12 +10,11 @@ steps: share = wait for the next batch / (wait + step), for num_workers 0 and 1.
     .venv/bin/python benchmarks/bench_mae.py            # writes benchmarks/results/mae_throughput.json
     python benchmarks/bench_mae.py --device cuda        # ViT-B/16 at 224 px in bf16 -> mae_throughput_cuda.json
 
-On CUDA both models run under bf16 autocast and every timing waits for the GPU (synchronize).
+On CUDA both models run under the engine's autocast (bf16 where supported, else fp16) and every timing waits for the GPU (synchronize).
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import os
 import platform
@@ -33,6 +32,7 @@ from torch.utils.data import DataLoader
 from fer_lib.config import RunConfig, make_config
 from fer_lib.data.base import UNLABELED, FaceDataset
 from fer_lib.data.transforms import train_transform
+from fer_lib.engine.devices import autocast_dtype
 from fer_lib.engine.sampler import SeededBatchSampler
 from fer_lib.models.mae import build_mae
 from fer_lib.report import write_json_atomic
@@ -50,9 +50,10 @@ CONFIGS: dict[str, tuple[RunConfig, int]] = {
 DEFAULT_CONFIGS = {"cpu": ("quick_48px", "vit_tiny_64px"), "cuda": ("vit_b16_224px",)}
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA (as the engine's amp=True), nothing on the CPU."""
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+def autocast(device: torch.device) -> torch.autocast:
+    """The engine's autocast with amp=True: bf16 (or fp16) on CUDA, disabled on the CPU."""
+    dtype = autocast_dtype(device, amp=True)
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
 
 def synchronize(device: torch.device) -> None:
@@ -225,7 +226,7 @@ def main() -> None:
         "torch": torch.__version__, "timm": timm.__version__, "python": platform.python_version(),
         "machine": platform.machine(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "precision": "bf16 autocast" if device.type == "cuda" else "float32",
+        "precision": f"{autocast_dtype(device, amp=True)} autocast" if device.type == "cuda" else "float32",
         "fused_attention_ours": "timm Attention (F.scaled_dot_product_attention)",
         "load_average_1min_before": os.getloadavg()[0],
         "note": "rounds are interleaved so that load from other processes falls on both models alike",

@@ -12,6 +12,7 @@ import argparse
 import os
 import platform
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,7 +22,8 @@ from fer_lib.data.registry import load_splits
 from fer_lib.data.synthfer import SCENE_STYLES
 from fer_lib.recipes.finetune import finetune_and_evaluate
 from fer_lib.report import write_json_atomic
-from bench_notebooks import RESULTS
+
+RESULTS = Path(__file__).parent / "results"
 
 
 def main() -> None:

@@ -82,9 +82,9 @@ def finetune_and_evaluate(cfg: RunConfig, init: str = "scratch", splits: Dataset
         logits, labels = predict_logits(candidate, val, device)
         return {"val_acc": float((logits.argmax(1) == labels).float().mean())}
 
-    label = init if source is None or init in MAE_DOMAINS else Path(init).stem
-    run_dir = run_folder(cfg.profile, f"finetune_{label}", cfg.run_tag)
-    claim_run_dir(run_dir, cfg, FINETUNE_FIELDS, init=init if source is None or init in MAE_DOMAINS else str(source))
+    from_path = source is not None and init not in MAE_DOMAINS
+    run_dir = run_folder(cfg.profile, f"finetune_{Path(init).stem if from_path else init}", cfg.run_tag)
+    claim_run_dir(run_dir, cfg, FINETUNE_FIELDS, init=str(source) if from_path else init)
     result = fit(model, SupervisedCE(cfg.label_smoothing), train, finetune_settings(cfg, source is not None),
                  run_dir, evaluate=evaluate)
     best = read_checkpoint(run_dir / "best.pt")

@@ -11,8 +11,8 @@ from fer_lib.config import RunConfig
 from fer_lib.models.checkpoints import CheckpointError
 from fer_lib.report import write_json_atomic
 
-DATA_FIELDS = ("dataset", "data_root", "data_options", "image_size", "channels", "synthfer_scenes", "synthfer_identities",
-               "label_noise", "seed")
+DATA_FIELDS = ("dataset", "data_root", "data_options", "image_size", "channels", "synthfer_scenes",
+               "synthfer_identities", "label_noise", "seed")
 ENCODER_FIELDS = ("patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio")
 MAE_FIELDS = DATA_FIELDS + ENCODER_FIELDS + (
     "synthfer_unlabeled", "synthfer_general", "face_corpus_root", "general_corpus_root", "decoder_embed_dim",
