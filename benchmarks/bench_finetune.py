@@ -37,34 +37,33 @@ from fer_lib.data.transforms import eval_transform, train_transform
 from fer_lib.engine.devices import autocast_dtype
 from fer_lib.engine.train import fit
 from fer_lib.eval.predict import predict_logits
-from fer_lib.methods.supervised import SupervisedCE
-from fer_lib.models.vit import build_vit_classifier
-from fer_lib.recipes.finetune import finetune_settings
+from fer_lib.recipes.build import classifier_model
+from fer_lib.recipes.finetune import default_method, finetune_settings
 from fer_lib.report import write_json_atomic
 
 RESULTS = Path(__file__).parent / "results"
-CONFIG_FIELDS = ("image_size", "channels", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio",
-                 "global_pool", "finetune_batch_size", "finetune_crop_min", "layer_decay", "drop_path",
-                 "label_smoothing", "clip_grad_norm", "amp", "micro_batch_size", "num_workers")
+CONFIG_FIELDS = ("arch", "image_size", "channels", "finetune_global_pool", "finetune_batch_size", "finetune_crop_min",
+                 "finetune_layer_decay", "finetune_drop_path", "supervised_label_smoothing", "clip_grad_norm", "amp",
+                 "micro_batch_size", "num_workers")
 
 
 def train_rate(cfg: RunConfig, splits: DatasetSplits, batches: int, pretrained: bool) -> float:
     """Images/s of one epoch of `fit` over the first `batches` batches of the training split."""
-    train = splits.train.subset(range(batches * cfg.finetune_batch_size)).with_transform(
-        train_transform(cfg.image_size, cfg.channels, (cfg.finetune_crop_min, 1.0)))
-    model = build_vit_classifier(cfg, splits.train.num_classes, global_pool=cfg.global_pool)
+    train = splits.train.subset(range(batches * cfg.finetune.batch_size)).with_transform(
+        train_transform(cfg.data.image_size, cfg.data.channels, (cfg.finetune.crop_min, 1.0)))
+    model = classifier_model(cfg, splits.train.num_classes)
     settings = finetune_settings(cfg.replace(finetune_epochs=1), pretrained)
     with tempfile.TemporaryDirectory() as run_dir:
-        result = fit(model, SupervisedCE(cfg.label_smoothing), train, settings, Path(run_dir))
+        result = fit(model, default_method(cfg), train, settings, Path(run_dir))
     return result.history[-1]["images_per_second"]
 
 
 def eval_rate(cfg: RunConfig, splits: DatasetSplits, model: torch.nn.Module) -> float:
     """Images/s of forward-only prediction over the validation split (outputs land on the CPU)."""
-    val = splits.val.with_transform(eval_transform(cfg.image_size, cfg.channels))
-    device = torch.device(cfg.device)
+    val = splits.val.with_transform(eval_transform(cfg.data.image_size, cfg.data.channels))
+    device = torch.device(cfg.engine.device)
     started = time.perf_counter()
-    dtype = autocast_dtype(device, cfg.amp)
+    dtype = autocast_dtype(device, cfg.engine.amp)
     with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
         predict_logits(model.to(device), val, device)
     return len(val) / (time.perf_counter() - started)
@@ -79,7 +78,7 @@ def measure(cfg: RunConfig, splits: DatasetSplits, threads: int, batches: int, r
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        model = build_vit_classifier(cfg, splits.train.num_classes, global_pool=cfg.global_pool)
+        model = classifier_model(cfg, splits.train.num_classes)
         train_rate(cfg, splits, 2, pretrained=True)
         eval_rate(cfg, splits, model)
         train = [train_rate(cfg, splits, batches, pretrained=True) for _ in range(repeats)]
@@ -100,8 +99,8 @@ def main() -> None:
 
     cfg = make_config(args.profile, device=args.device, finetune_batch_size=args.batch_size, dataset="synthfer")
     if args.device == "cuda":  # render only the images the rounds use: 224 px SynthFER is slow to draw
-        cfg = cfg.replace(synthfer_train=args.batches * cfg.finetune_batch_size, synthfer_val=512, synthfer_test=64)
-    splits = load_splits(cfg)
+        cfg = cfg.replace(synthfer_train=args.batches * cfg.finetune.batch_size, synthfer_val=512, synthfer_test=64)
+    splits = load_splits(cfg.data)
     load_before = os.getloadavg()
     thread_counts = (torch.get_num_threads(), 1) if args.device == "cpu" else (torch.get_num_threads(),)
     runs = [measure(cfg, splits, threads, args.batches, args.repeats) for threads in dict.fromkeys(thread_counts)]
@@ -109,9 +108,9 @@ def main() -> None:
         "torch": torch.__version__, "timm": timm.__version__, "python": platform.python_version(),
         "machine": platform.machine(), "cpu_count": os.cpu_count(), "default_torch_threads": torch.get_num_threads(),
         "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu", "profile": args.profile, "dataset": "synthfer (train split, recipe augmentation)",
-        "config": {field: getattr(cfg, field) for field in CONFIG_FIELDS},
-        "params": sum(p.numel() for p in build_vit_classifier(cfg, 7, cfg.global_pool).parameters()),
-        "train_images_per_round": args.batches * cfg.finetune_batch_size, "eval_images_per_round": len(splits.val),
+        "config": {name: cfg.flat()[name] for name in CONFIG_FIELDS},
+        "params": sum(p.numel() for p in classifier_model(cfg, 7).parameters()),
+        "train_images_per_round": args.batches * cfg.finetune.batch_size, "eval_images_per_round": len(splits.val),
         "rounds": args.repeats, "load_average_1min_before_after": [load_before[0], os.getloadavg()[0]],
         "note": "the machine may be shared (see the load average): the best round is the closest to an idle machine; "
                 "a round includes starting the loader's worker processes, as every epoch of fit does",

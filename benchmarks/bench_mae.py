@@ -20,6 +20,7 @@ import os
 import platform
 import statistics
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,23 +30,50 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from fer_lib.config import RunConfig, make_config
 from fer_lib.data.base import UNLABELED, FaceDataset
+from fer_lib.data.spec import DataSpec
 from fer_lib.data.transforms import train_transform
 from fer_lib.engine.devices import autocast_dtype
 from fer_lib.engine.sampler import SeededBatchSampler
-from fer_lib.models.mae import build_mae
+from fer_lib.models.archs import DECODERS, ENCODERS
+from fer_lib.models.mae import MaskedAutoencoderViT, build_mae
 from fer_lib.report import write_json_atomic
 from reference_mae import ReferenceMAE
 
 RESULTS = Path(__file__).parent / "results"
 
-# name -> (config, batch size)
-CONFIGS: dict[str, tuple[RunConfig, int]] = {
-    "quick_48px": (make_config("quick"), 128),
-    "vit_tiny_64px": (make_config("quick", image_size=64, patch_size=8, embed_dim=192, depth=12, num_heads=3,
-                                  decoder_embed_dim=128, decoder_depth=2, decoder_num_heads=4), 64),
-    "vit_b16_224px": (make_config("full"), 128),
+MASK_RATIO = 0.75                      # the reference's, and every profile's
+
+
+@dataclass(frozen=True)
+class MAEShape:
+    """One benchmarked MAE: a named encoder and decoder (fer_lib.models.archs), any size overrides, its input."""
+
+    arch: str
+    decoder: str
+    image_size: int
+    norm_pix_loss: bool = False
+    sizes: dict[str, int] = field(default_factory=dict)   # e.g. patch_size=8
+    channels: int = 3
+
+    def build(self) -> MaskedAutoencoderViT:
+        return build_mae(self.arch, self.decoder, img_size=self.image_size, in_chans=self.channels,
+                         norm_pix_loss=self.norm_pix_loss, **self.sizes)
+
+    def model_sizes(self) -> dict[str, int]:
+        """Patch size, widths, depths and heads: the named sizes with the overrides applied."""
+        return {**ENCODERS[self.arch], **DECODERS[self.decoder], **self.sizes}
+
+    def describe(self) -> dict[str, Any]:
+        return {"arch": self.arch, "decoder": self.decoder, "image_size": self.image_size, "channels": self.channels,
+                **self.model_sizes(), "mask_ratio": MASK_RATIO, "norm_pix_loss": self.norm_pix_loss}
+
+
+# name -> (MAE, batch size)
+CONFIGS: dict[str, tuple[MAEShape, int]] = {
+    "quick_48px": (MAEShape("vit_classroom", "dec64d1", image_size=48), 128),                  # the quick profile's
+    "vit_tiny_64px": (MAEShape("vit_tiny_patch16", "dec128d2", image_size=64, sizes={"patch_size": 8}), 64),
+    "vit_b16_224px": (MAEShape("vit_base_patch16", "dec512d8b", image_size=224, norm_pix_loss=True), 128),  # full's
 }
 DEFAULT_CONFIGS = {"cpu": ("quick_48px", "vit_tiny_64px"), "cuda": ("vit_b16_224px",)}
 
@@ -61,14 +89,11 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def build_pair(cfg: RunConfig) -> dict[str, nn.Module]:
+def build_pair(shape: MAEShape) -> dict[str, nn.Module]:
     """fer_lib's MAE and the reference re-implementation with identical weights."""
-    ours = build_mae(cfg)
-    reference = ReferenceMAE(
-        img_size=cfg.image_size, patch_size=cfg.patch_size, in_chans=cfg.channels, embed_dim=cfg.embed_dim,
-        depth=cfg.depth, num_heads=cfg.num_heads, decoder_embed_dim=cfg.decoder_embed_dim,
-        decoder_depth=cfg.decoder_depth, decoder_num_heads=cfg.decoder_num_heads, mlp_ratio=cfg.mlp_ratio,
-        norm_pix_loss=cfg.norm_pix_loss)
+    ours = shape.build()
+    reference = ReferenceMAE(img_size=shape.image_size, in_chans=shape.channels, norm_pix_loss=shape.norm_pix_loss,
+                             **shape.model_sizes())
     reference.load_state_dict(ours.state_dict())
     return {"fer_lib": ours, "reference": reference}
 
@@ -101,31 +126,31 @@ def timed_steps(model: nn.Module, optimizer: torch.optim.Optimizer, images: torc
     return time.perf_counter() - started
 
 
-def compare_throughput(cfg: RunConfig, batch_size: int, steps: int, repeats: int, warmup: int,
+def compare_throughput(shape: MAEShape, batch_size: int, steps: int, repeats: int, warmup: int,
                        device: torch.device) -> dict[str, Any]:
     """Images/s of both models per interleaved round and their ratio; first, that the two models agree.
 
     On a shared machine a round can be slowed by other processes: the best round of each model and the
     median over rounds of the ratio of a round's two (back-to-back) measurements are the fair numbers.
     """
-    models = {name: model.to(device) for name, model in build_pair(cfg).items()}
-    shape = (batch_size, cfg.channels, cfg.image_size, cfg.image_size)
-    images = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(device)
+    models = {name: model.to(device) for name, model in build_pair(shape).items()}
+    image_shape = (batch_size, shape.channels, shape.image_size, shape.image_size)
+    images = torch.randn(image_shape, generator=torch.Generator().manual_seed(0)).to(device)
     outputs = {}
     for name, model in models.items():
         torch.manual_seed(0)
-        outputs[name] = model(images, cfg.mask_ratio)
+        outputs[name] = model(images, MASK_RATIO)
     loss_gap = abs(outputs["fer_lib"][0].item() - outputs["reference"][0].item())
     pred_gap = (outputs["fer_lib"][1] - outputs["reference"][1]).abs().max().item()
     masks_equal = bool(torch.equal(outputs["fer_lib"][2], outputs["reference"][2]))
     optimizers = {name: adamw(model, batch_size) for name, model in models.items()}
     for name, model in models.items():
-        timed_steps(model, optimizers[name], images, warmup, cfg.mask_ratio, seed=0)
+        timed_steps(model, optimizers[name], images, warmup, MASK_RATIO, seed=0)
     rates: dict[str, list[float]] = {name: [] for name in models}
     for round_index in range(repeats):
         order = list(models) if round_index % 2 == 0 else list(reversed(models))
         for name in order:
-            seconds = timed_steps(models[name], optimizers[name], images, steps, cfg.mask_ratio, round_index + 1)
+            seconds = timed_steps(models[name], optimizers[name], images, steps, MASK_RATIO, round_index + 1)
             rates[name].append(steps * batch_size / seconds)
     best = {name: max(values) for name, values in rates.items()}
     round_ratios = [ours / reference for ours, reference in zip(rates["fer_lib"], rates["reference"])]
@@ -138,14 +163,15 @@ def compare_throughput(cfg: RunConfig, batch_size: int, steps: int, repeats: int
             "speedup_median_of_rounds": statistics.median(round_ratios)}
 
 
-def pretrain_images(cfg: RunConfig, count: int, render: bool) -> tuple[FaceDataset, str]:
+def pretrain_images(shape: MAEShape, count: int, render: bool) -> tuple[FaceDataset, str]:
     """SynthFER's unlabeled face corpus when `render` and that module exists, else random uint8 images."""
     if not render or importlib.util.find_spec("fer_lib.data.synthfer") is None:
         rng = np.random.default_rng(0)
-        images = rng.integers(0, 256, size=(count, cfg.image_size, cfg.image_size, cfg.channels), dtype=np.uint8)
+        images = rng.integers(0, 256, size=(count, shape.image_size, shape.image_size, shape.channels), dtype=np.uint8)
         return FaceDataset(images, np.full(count, UNLABELED), ("face",), name="random"), "random uint8 images"
     from fer_lib.data.registry import load_pretrain_corpus
-    return load_pretrain_corpus(cfg, "face"), "SynthFER unlabeled face corpus"
+    data = DataSpec(image_size=shape.image_size, channels=shape.channels)   # the quick profile's corpus at this size
+    return load_pretrain_corpus(data, "face"), "SynthFER unlabeled face corpus"
 
 
 def timed_loader_pass(model: nn.Module, optimizer: torch.optim.Optimizer, dataset: FaceDataset, batch_size: int,
@@ -167,21 +193,21 @@ def timed_loader_pass(model: nn.Module, optimizer: torch.optim.Optimizer, datase
     return waits[1:], steps[1:]
 
 
-def loading_share(cfg: RunConfig, dataset: FaceDataset, batch_size: int, batches: int, repeats: int,
+def loading_share(shape: MAEShape, dataset: FaceDataset, batch_size: int, batches: int, repeats: int,
                   workers: tuple[int, ...], device: torch.device) -> list[dict[str, float]]:
     """Wait and step per batch for each loader size (interleaved passes); share = wait / (wait + step).
 
     The share is the median over batches of each batch's own share, so a burst of load from other
     processes shifts a few batches, not the result.
     """
-    model = build_mae(cfg).to(device)
+    model = shape.build().to(device)
     optimizer = adamw(model, batch_size)
-    dataset = dataset.with_transform(train_transform(cfg.image_size, cfg.channels, scale=(0.2, 1.0)))
+    dataset = dataset.with_transform(train_transform(shape.image_size, shape.channels, scale=(0.2, 1.0)))
     timings: dict[int, tuple[list[float], list[float]]] = {count: ([], []) for count in workers}
     for _ in range(repeats):
         for num_workers, (waits, steps) in timings.items():
             pass_waits, pass_steps = timed_loader_pass(model, optimizer, dataset, batch_size, num_workers, batches,
-                                                       cfg.mask_ratio)
+                                                       MASK_RATIO)
             waits += pass_waits
             steps += pass_steps
     runs = []
@@ -195,9 +221,9 @@ def loading_share(cfg: RunConfig, dataset: FaceDataset, batch_size: int, batches
     return runs
 
 
-def augmentation_time(cfg: RunConfig, dataset: FaceDataset, batch_size: int, repeats: int = 5) -> float:
+def augmentation_time(shape: MAEShape, dataset: FaceDataset, batch_size: int, repeats: int = 5) -> float:
     """Seconds per batch spent in the transform alone (no per-sample seeding, collation or loader)."""
-    transform = train_transform(cfg.image_size, cfg.channels, scale=(0.2, 1.0))
+    transform = train_transform(shape.image_size, shape.channels, scale=(0.2, 1.0))
     images = [dataset.image_tensor(i) for i in range(batch_size)]
     seconds = []
     for _ in range(repeats):
@@ -232,25 +258,23 @@ def main() -> None:
         "note": "rounds are interleaved so that load from other processes falls on both models alike",
         "throughput": {}, "data_loading": {}}
     for name in names:
-        cfg, batch_size = CONFIGS[name]
-        result = compare_throughput(cfg, batch_size, args.steps, args.repeats, args.warmup, device)
-        result["config"] = {k: getattr(cfg, k) for k in (
-            "image_size", "channels", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio",
-            "decoder_embed_dim", "decoder_depth", "decoder_num_heads", "mask_ratio", "norm_pix_loss")}
+        shape, batch_size = CONFIGS[name]
+        result = compare_throughput(shape, batch_size, args.steps, args.repeats, args.warmup, device)
+        result["config"] = shape.describe()
         payload["throughput"][name] = result
         best = result["best_images_per_s"]
         print(f"{name}: best round fer_lib {best['fer_lib']:.1f} img/s, reference {best['reference']:.1f} img/s "
               f"(x{result['speedup_best']:.2f}); median ratio over rounds x{result['speedup_median_of_rounds']:.2f}")
 
     name = names[0]
-    cfg, batch_size = CONFIGS[name]
+    shape, batch_size = CONFIGS[name]
     # Rendering SynthFER at 224 px takes minutes; the loader's cost does not depend on the pixels' content.
-    dataset, source = pretrain_images(cfg, batch_size * (args.loading_batches + 1), render=cfg.image_size <= 64)
+    dataset, source = pretrain_images(shape, batch_size * (args.loading_batches + 1), render=shape.image_size <= 64)
     payload["data_loading"] = {
         "config": name, "batch_size": batch_size, "images": source, "rounds": args.loading_rounds,
         "transform": "train_transform(scale=(0.2, 1.0)): RandomResizedCrop + flip + normalise, seeded per sample",
-        "augmentation_only_s_per_batch": augmentation_time(cfg, dataset, batch_size),
-        "runs": loading_share(cfg, dataset, batch_size, args.loading_batches, args.loading_rounds,
+        "augmentation_only_s_per_batch": augmentation_time(shape, dataset, batch_size),
+        "runs": loading_share(shape, dataset, batch_size, args.loading_batches, args.loading_rounds,
                               tuple(args.loading_workers), device)}
     print(f"augmentation alone: {payload['data_loading']['augmentation_only_s_per_batch'] * 1000:.1f} ms per batch")
     for run in payload["data_loading"]["runs"]:

@@ -18,10 +18,17 @@ from pathlib import Path
 
 import torch
 
-from fer_lib.notebook_runner import run_notebooks
+from fer_lib.notebook_runner import latest_notebook_folder, run_notebooks
 from fer_lib.report import write_json_atomic
 
 RESULTS = Path(__file__).parent / "results"
+
+
+def recorded_metrics(run_root: Path, notebook: str) -> dict[str, object]:
+    """The metrics `notebook`'s closing cell recorded (its run folder's metrics.json); {} if it did not get there."""
+    folder = latest_notebook_folder(run_root, notebook)
+    path = None if folder is None else folder / "metrics.json"
+    return json.loads(path.read_text()) if path is not None and path.is_file() else {}
 
 
 def main() -> None:
@@ -35,10 +42,8 @@ def main() -> None:
         os.environ["FER_SSL_RUNS"] = str(Path(scratch) / "runs")
         os.environ["FER_SSL_CACHE"] = str(Path(scratch) / "cache")
         runs, report = run_notebooks(args.profile, {"device": args.device})
-        metrics_dir = report.parent / "metrics"
         notebooks = [{"name": run.name, "status": run.status, "minutes": round(run.seconds / 60, 2),
-                      "metrics": json.loads((metrics_dir / f"{run.name}.json").read_text())
-                      if (metrics_dir / f"{run.name}.json").is_file() else {}} for run in runs]
+                      "metrics": recorded_metrics(report.parent, run.name)} for run in runs]
     payload = {
         "torch": torch.__version__, "python": platform.python_version(), "cpu_count": os.cpu_count(),
         "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu", "profile": args.profile,

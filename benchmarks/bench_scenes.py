@@ -36,8 +36,8 @@ def main() -> None:
         os.environ["FER_SSL_RUNS"] = scratch  # fresh runs; the dataset cache is shared with the notebooks
         for style in SCENE_STYLES:
             cfg = make_config(args.profile, synthfer_scenes=style, device="cpu")
-            splits = load_splits(cfg)
-            result = finetune_and_evaluate(cfg.replace(run_tag=style), "scratch", splits)
+            splits = load_splits(cfg.data)
+            result = finetune_and_evaluate(cfg, init=None, splits=splits, label=f"scratch-{style}")
             majority = np.bincount(splits.train.labels).argmax()
             styles[style] = {"test_accuracy": result.test.accuracy,
                              "test_balanced_accuracy": result.test.balanced_accuracy,
@@ -47,8 +47,8 @@ def main() -> None:
                   f"{styles[style]['test_majority_class_accuracy']:.3f}), balanced {result.test.balanced_accuracy:.3f}")
     cfg = make_config(args.profile)
     payload = {"torch": torch.__version__, "python": platform.python_version(), "profile": args.profile,
-               "init": "scratch", "finetune_epochs": cfg.finetune_epochs, "image_size": cfg.image_size,
-               "train_images": cfg.synthfer_train, "test_images": cfg.synthfer_test, "styles": styles}
+               "init": "scratch", "finetune_epochs": cfg.finetune.epochs, "image_size": cfg.data.image_size,
+               "train_images": cfg.data.synthfer_train, "test_images": cfg.data.synthfer_test, "styles": styles}
     path = RESULTS / "scene_styles.json"
     write_json_atomic(path, payload)
     print(f"wrote {path}")

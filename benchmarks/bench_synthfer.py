@@ -62,7 +62,7 @@ def main() -> None:
     separability = {}
     for style in SCENE_STYLES:
         cfg = make_config("quick", synthfer_scenes=style)
-        splits = load_synthfer_splits(cfg)
+        splits = load_synthfer_splits(cfg.data)
         started = time.perf_counter()
         quality = separability_report(splits.train, splits.test, cnn_epochs=args.cnn_epochs)
         for key, value in quality.items():
@@ -72,9 +72,10 @@ def main() -> None:
     write_json_atomic(RESULTS, {
         "generator_version": GENERATOR_VERSION, "machine": machine(), "render_wild_scenes": speed,
         "separability_per_scene_style": separability,
-        "config": {"profile": cfg.profile, "image_size": cfg.image_size, "channels": cfg.channels,
-                   "train": cfg.synthfer_train, "test": cfg.synthfer_test, "identities": cfg.synthfer_identities,
-                   "label_noise": cfg.label_noise, "seed": cfg.seed},
+        "config": {"profile": cfg.profile, "image_size": cfg.data.image_size, "channels": cfg.data.channels,
+                   "train": cfg.data.synthfer_train, "test": cfg.data.synthfer_test,
+                   "identities": cfg.data.synthfer_identities, "label_noise": cfg.data.label_noise,
+                   "data_seed": cfg.data.data_seed},
         "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")})
     print(f"wrote {RESULTS}")
 

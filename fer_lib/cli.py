@@ -1,31 +1,43 @@
 """Command line: `python -m fer_lib <command> [--profile P] [--<config-field> VALUE ...]`.
 
-Every RunConfig field is a flag (underscores become dashes), so a CLI run and a papermill run with the
-same parameters train the same thing. Under `torchrun --nproc_per_node N -m fer_lib ...` training
-commands run DDP.
+Every setting of RunConfig is a flag named after its flat name (underscores become dashes:
+--finetune-epochs, --mae-mask-ratio, --image-size), so a CLI run and a papermill run with the same
+parameters train the same thing, in the same run folder. Every run is seeded from --seed where it starts.
+Under `torchrun --nproc_per_node N -m fer_lib ...` training commands run DDP.
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
-from fer_lib.config import PROFILES, RunConfig, make_config
+from fer_lib.config import FLAT_NAMES, PROFILES, RunConfig, field_type, make_config
+
+SETTINGS = sorted(set(FLAT_NAMES) - {"profile"})
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))
-    for field in dataclasses.fields(RunConfig):
-        if field.name != "profile":
-            parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, default=None,
-                                metavar=field.type.upper() if isinstance(field.type, str) else "VALUE",
-                                help=f"(profile default: quick={getattr(PROFILES['quick'], field.name)!r})")
+    quick = PROFILES["quick"].flat()
+    for name in SETTINGS:
+        kind = field_type(name)
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None,
+                            metavar="JSON" if kind.startswith("dict") else kind.upper(),
+                            help=f"(profile default: quick={quick[name]!r})")
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
-    fields = {f.name for f in dataclasses.fields(RunConfig)} - {"profile"}
-    return make_config(args.profile, **{k: getattr(args, k) for k in fields})
+    return make_config(args.profile, **{name: getattr(args, name) for name in SETTINGS})
+
+
+def _init(cfg: RunConfig, init: str) -> Path | None:
+    """'scratch' -> None; 'mae:face' / 'mae:general' -> this config's finished MAE run; else a checkpoint path."""
+    if init == "scratch":
+        return None
+    if init.startswith("mae:"):
+        from fer_lib.recipes.pretrain import mae_checkpoint
+        return mae_checkpoint(cfg, init.removeprefix("mae:"))
+    return Path(init)
 
 
 def _parse_parameters(pairs: list[str]) -> dict[str, str]:
@@ -58,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     finetune = commands.add_parser("finetune", help="fine-tune a ViT classifier and evaluate it")
     finetune.add_argument("--init", default="scratch",
-                          help="scratch, face or general (this profile's MAE run), or a checkpoint path")
+                          help="scratch, mae:face or mae:general (the MAE that `pretrain-mae` made with the same "
+                               "settings), or a checkpoint path")
     _add_config_flags(finetune)
     return parser
 
@@ -77,14 +90,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     cfg = _config(args)
     from fer_lib.engine.devices import apply_threads
-    apply_threads(cfg.threads)
+    apply_threads(cfg.engine.threads)
     if args.command == "pretrain-mae":
         from fer_lib.recipes.pretrain import pretrain_mae
         result = pretrain_mae(cfg, args.domain)
-        print(f"encoder saved in {result.run_dir}")
+        print(f"MAE saved as {result.checkpoint}")
         return 0
     from fer_lib.recipes.finetune import finetune_and_evaluate
-    print(finetune_and_evaluate(cfg, args.init).summary())
+    result = finetune_and_evaluate(cfg, _init(cfg, args.init))
+    print(f"{result.summary()}\nrun folder: {result.run_dir}")
     return 0
 
 

@@ -1,123 +1,103 @@
 """One config object per run: a named profile (`smoke`, `quick`, `full`) plus overrides.
 
-Papermill parameters and CLI flags map onto `RunConfig` fields one to one; a value of None means
-"keep the profile's value", so a notebook's parameters cell can list every knob with None defaults.
+`RunConfig` composes the parts each layer owns: the data (`DataSpec`), the engine (`EngineSettings`), each
+method's settings (`MAESettings`, `SupervisedSettings`, `MixingSettings`) and each recipe's schedule. Lower
+layers never see it: recipes hand every part to the code that owns it.
+
+Papermill parameters and CLI flags reach every setting one to one through *flat names*: a part's prefix plus
+the field name (`finetune_epochs`, `mae_mask_ratio`); the data, engine and mixing parts have no prefix
+(`image_size`, `device`, `mixup_alpha`). A value of None means "keep the profile's value".
 """
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
+
+from fer_lib.data.spec import DataSpec
+from fer_lib.engine.train import EngineSettings
+from fer_lib.methods.mae import MAESettings
+from fer_lib.methods.mixing import MixingSettings
+from fer_lib.methods.supervised import SupervisedSettings
+from fer_lib.recipes.settings import FinetuneSettings, PretrainSettings, ProbeSettings
+
+# Part name -> the prefix of its flat parameter names.
+PART_PREFIXES = {"data": "", "engine": "", "mixing": "", "mae": "mae_", "supervised": "supervised_",
+                 "pretrain": "pretrain_", "finetune": "finetune_", "probe": "probe_"}
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Every knob a notebook or CLI run may turn. Batch sizes are global (summed over processes)."""
+    """Every knob a notebook or CLI run may turn. `seed` drives training (initialisation, order, augmentation);
+    `data.data_seed` drives the data. `arch` names the encoder (fer_lib.models.archs). Batch sizes are global."""
 
     profile: str = "quick"
-    # data
-    dataset: str = "synthfer"          # synthfer | fer2013 | ferplus | rafdb | affectnet | ckplus | imagefolder
-    data_root: str = ""                # folder of a real dataset (ignored for synthfer)
-    data_options: str = ""             # real-dataset loader options, e.g. "label_mode=probability,val_fraction=0.2"
-    image_size: int = 48
-    channels: int = 3
-    synthfer_train: int = 4000         # labeled SynthFER training images
-    synthfer_val: int = 500
-    synthfer_test: int = 1000
-    synthfer_identities: int = 200
-    synthfer_unlabeled: int = 6000     # unlabeled face corpus for face-domain MAE (SSFER story)
-    synthfer_general: int = 6000       # general, non-face image corpus (MIMIC story)
-    synthfer_scenes: str = "lab"       # lab (CK+-like: frontal, plain background) | wild (RAF-DB-like: pose, clutter)
-    label_noise: float = 0.0           # fraction of training labels flipped (noisy-label methods)
-    face_corpus_root: str = ""         # image folder of unlabeled faces for MAE; empty = built-in corpus
-    general_corpus_root: str = ""      # image folder of general images for MAE; empty = built-in corpus
-    # ViT encoder
-    patch_size: int = 6
-    embed_dim: int = 128
-    depth: int = 4
-    num_heads: int = 4
-    mlp_ratio: float = 4.0
-    # MAE
-    decoder_embed_dim: int = 64
-    decoder_depth: int = 1
-    decoder_num_heads: int = 4
-    mask_ratio: float = 0.75
-    norm_pix_loss: bool = False
-    pretrain_epochs: int = 6
-    pretrain_batch_size: int = 64
-    pretrain_base_lr: float = 3e-3     # lr = base_lr * batch / 256 (MAE convention)
-    pretrain_warmup_epochs: int = 2
-    pretrain_weight_decay: float = 0.05
-    # fine-tuning
-    finetune_epochs: int = 5
-    finetune_batch_size: int = 64
-    finetune_base_lr: float = 8e-3
-    finetune_warmup_epochs: int = 1
-    global_pool: str = "avg"           # classifier pooling: "avg" (+ fc_norm, MAE fine-tuning) or "token" (CLS)
-    finetune_crop_min: float = 1.0     # RandomResizedCrop scale lower bound; 1 = flip only (short runs learn faster)
-    finetune_weight_decay: float = 0.05
-    layer_decay: float = 0.75
-    drop_path: float = 0.1
-    label_smoothing: float = 0.1
-    min_lr: float = 1e-6
-    # linear probe / k-NN on frozen features
-    knn_k: int = 20
-    # engine
-    device: str = "auto"               # auto | cpu | cuda | cuda:N | mps
-    amp: bool = True                   # mixed precision on CUDA (bf16 where supported, else fp16)
-    clip_grad_norm: float = 1.0        # 0 disables clipping
-    ema_decay: float = 0.0             # 0 disables the EMA of weights
-    micro_batch_size: int = 0          # per-process batch per forward; 0 = no gradient accumulation
-    num_workers: int = 1               # loader processes: 1 keeps augmentation under 10% of step time
-    threads: int = 0                   # CPU threads for torch; 0 = torch's default (OMP_NUM_THREADS or all cores)
-    checkpoint_every_steps: int = 0    # 0 = checkpoint at epoch ends only
     seed: int = 0
-    init_checkpoint: str = ""          # path to an official MAE / fer_lib checkpoint to start from
-    run_tag: str = ""                  # appended to run folders (mae_face_<tag>, finetune_scratch_<tag>): variants
+    arch: str = "vit_classroom"
+    data: DataSpec = field(default_factory=DataSpec)
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    mae: MAESettings = field(default_factory=MAESettings)
+    supervised: SupervisedSettings = field(default_factory=SupervisedSettings)
+    mixing: MixingSettings = field(default_factory=MixingSettings)
+    pretrain: PretrainSettings = field(default_factory=PretrainSettings)
+    finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
+    probe: ProbeSettings = field(default_factory=ProbeSettings)
 
     def replace(self, **overrides: Any) -> "RunConfig":
-        """A copy with `overrides` applied (None values ignored, unknown names rejected)."""
-        return dataclasses.replace(self, **_checked(overrides))
+        """A copy with flat-named `overrides` applied (None values ignored, unknown names rejected)."""
+        by_part: dict[str, dict[str, Any]] = {}
+        for name, value in _checked(overrides).items():
+            part, field_name = FLAT_NAMES[name]
+            by_part.setdefault(part, {})[field_name] = value
+        top = by_part.pop("", {})
+        parts = {part: dataclasses.replace(getattr(self, part), **values) for part, values in by_part.items()}
+        return dataclasses.replace(self, **top, **parts)
+
+    def flat(self) -> dict[str, Any]:
+        """{flat name: value} of every setting."""
+        return {name: getattr(getattr(self, part), field_name) if part else getattr(self, field_name)
+                for name, (part, field_name) in FLAT_NAMES.items()}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-PROFILES: dict[str, RunConfig] = {
-    # CI: every notebook in well under a minute of training.
-    "smoke": RunConfig(
-        profile="smoke", image_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=2,
-        decoder_embed_dim=64, decoder_depth=1, decoder_num_heads=2,
-        synthfer_train=384, synthfer_val=96, synthfer_test=128, synthfer_identities=32,
-        synthfer_unlabeled=384, synthfer_general=384,
-        pretrain_epochs=1, pretrain_batch_size=64, pretrain_warmup_epochs=0,
-        finetune_epochs=1, finetune_batch_size=64, finetune_warmup_epochs=0, knn_k=5, num_workers=0),
-    # Classroom default: each notebook in about 5 minutes on a 2-core laptop CPU.
-    "quick": RunConfig(profile="quick"),
-    # GPU, real data, paper scale: ViT-B/16 at 224 px with the MAE pre-training / fine-tuning recipes.
-    "full": RunConfig(
-        profile="full", dataset="rafdb", synthfer_scenes="wild", image_size=224, patch_size=16, embed_dim=768,
-        depth=12, num_heads=12, decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16, norm_pix_loss=True,
-        synthfer_train=20000, synthfer_val=2000, synthfer_test=4000, synthfer_identities=2000,
-        synthfer_unlabeled=100000, synthfer_general=100000,
-        pretrain_epochs=800, pretrain_batch_size=4096, pretrain_base_lr=1.5e-4, pretrain_warmup_epochs=40,
-        finetune_epochs=100, finetune_batch_size=1024, finetune_base_lr=5e-4, finetune_warmup_epochs=5,
-        finetune_crop_min=0.5, layer_decay=0.65, drop_path=0.1, device="cuda", micro_batch_size=256,
-        num_workers=8, checkpoint_every_steps=500),
-}
+def _flat_names() -> dict[str, tuple[str, str]]:
+    """flat name -> (part, field) for every setting; part "" for RunConfig's own scalar fields."""
+    names: dict[str, tuple[str, str]] = {}
+    for top in dataclasses.fields(RunConfig):
+        entries = ([(PART_PREFIXES[top.name] + f.name, (top.name, f.name)) for f in dataclasses.fields(top.default_factory)]
+                   if top.name in PART_PREFIXES else [(top.name, ("", top.name))])
+        for flat_name, target in entries:
+            if flat_name in names:
+                raise TypeError(f"two settings share the flat name {flat_name!r}: {names[flat_name]} and {target}")
+            names[flat_name] = target
+    return names
+
+
+FLAT_NAMES = _flat_names()
+
+
+def field_type(name: str) -> str:
+    """The annotated type of flat setting `name`, as written ('int', 'dict[str, Any]', ...)."""
+    part, field_name = FLAT_NAMES[name]
+    owner = dataclasses.fields(RunConfig) if not part else dataclasses.fields(
+        next(f for f in dataclasses.fields(RunConfig) if f.name == part).default_factory)
+    kind = next(f.type for f in owner if f.name == field_name)
+    return kind if isinstance(kind, str) else kind.__name__
 
 
 def _checked(overrides: dict[str, Any]) -> dict[str, Any]:
-    known = {f.name: f for f in dataclasses.fields(RunConfig)}
-    unknown = sorted(set(overrides) - set(known))
+    unknown = sorted(set(overrides) - set(FLAT_NAMES))
     if unknown:
-        raise ValueError(f"unknown config field(s) {unknown}; known fields: {sorted(known)}")
-    return {k: _coerce(known[k], v) for k, v in overrides.items() if v is not None}
+        raise ValueError(f"unknown config setting(s) {unknown}; known settings: {sorted(FLAT_NAMES)}")
+    return {k: _coerce(k, v) for k, v in overrides.items() if v is not None}
 
 
-def _coerce(field: dataclasses.Field, value: Any) -> Any:
-    """Accept strings for typed fields (papermill -p / CLI), e.g. '0.5' for a float, 'false' for a bool."""
-    kind = field.type if isinstance(field.type, str) else field.type.__name__
+def _coerce(name: str, value: Any) -> Any:
+    """Accept strings for typed settings (papermill -p / CLI): '0.5' for a float, 'false' for a bool, JSON for a dict."""
+    kind = field_type(name)
     if not isinstance(value, str) or kind == "str":
         return value
     if kind == "bool":
@@ -125,12 +105,51 @@ def _coerce(field: dataclasses.Field, value: Any) -> Any:
             return True
         if value.lower() in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"config field {field.name!r} expects true/false, got {value!r}")
+        raise ValueError(f"config setting {name!r} expects true/false, got {value!r}")
+    if kind.startswith("dict"):
+        parsed = json.loads(value or "{}")
+        if not isinstance(parsed, dict):
+            raise ValueError(f"config setting {name!r} expects a JSON object, got {value!r}")
+        return parsed
     return {"int": int, "float": float}[kind](value)
 
 
+def _profile(name: str, **flat: Any) -> RunConfig:
+    return RunConfig(profile=name).replace(**flat)
+
+
+PROFILES: dict[str, RunConfig] = {
+    # CI: every notebook in well under a minute of training.
+    "smoke": _profile(
+        "smoke", arch="vit_smoke", image_size=32, synthfer_train=384, synthfer_val=96, synthfer_test=128,
+        synthfer_identities=32, synthfer_unlabeled=384, synthfer_general=384,
+        pretrain_epochs=1, pretrain_batch_size=64, pretrain_warmup_epochs=0,
+        finetune_epochs=1, finetune_batch_size=64, finetune_warmup_epochs=0, probe_knn_k=5, num_workers=0),
+    # Classroom default: each notebook in about 5 minutes on a 2-core laptop CPU.
+    "quick": _profile("quick"),
+    # GPU, real data, paper scale: ViT-B/16 at 224 px with the MAE pre-training / fine-tuning recipes.
+    "full": _profile(
+        "full", arch="vit_base_patch16", dataset="rafdb", synthfer_scenes="wild", image_size=224,
+        mae_decoder="dec512d8b", mae_norm_pix_loss=True,
+        synthfer_train=20000, synthfer_val=2000, synthfer_test=4000, synthfer_identities=2000,
+        synthfer_unlabeled=100000, synthfer_general=100000,
+        pretrain_epochs=800, pretrain_batch_size=4096, pretrain_base_lr=1.5e-4, pretrain_warmup_epochs=40,
+        finetune_epochs=100, finetune_batch_size=1024, finetune_base_lr=5e-4, finetune_warmup_epochs=5,
+        finetune_crop_min=0.5, finetune_layer_decay=0.65, finetune_drop_path=0.1, device="cuda",
+        micro_batch_size=256, num_workers=8, checkpoint_every_steps=500),
+}
+
+
 def make_config(profile: str = "quick", **overrides: Any) -> RunConfig:
-    """The named profile with `overrides` applied; None values keep the profile's value."""
+    """The named profile with flat-named `overrides` applied; None values keep the profile's value."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
     return PROFILES[profile].replace(**overrides)
+
+
+def result_identity(cfg: RunConfig) -> dict[str, Any]:
+    """Every setting that decides what a run computes: all of `cfg` except how the engine executes it (device,
+    threads, loader workers, micro-batches, checkpoint interval)."""
+    identity = cfg.to_dict()
+    identity["engine"] = {"amp": cfg.engine.amp, "clip_grad_norm": cfg.engine.clip_grad_norm}
+    return identity

@@ -1,55 +1,80 @@
-"""What every notebook's first and last code cells call: build the config, seed, pick the device, record."""
+"""What every notebook's first and last code cells call: `start` builds the run context, `finish` records it.
+
+    run = start("02_mae_pretraining", globals())     # config, seeding, threads, device, the notebook's folder
+    run.save_figure(fig, "loss_curves")               # -> the report
+    run.finish({"face_mae_final_loss": ...})          # metrics -> the report, printed as a small table
+
+A notebook's folder is runs/<profile>/notebook-<name>-<hash of its settings>/, so a variant (another
+`finetune_epochs`, say) keeps its own figures and metrics beside the default run's.
+"""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from IPython.display import Markdown
 
-from fer_lib.config import RunConfig, make_config
+from fer_lib.config import FLAT_NAMES, RunConfig, make_config, result_identity
 from fer_lib.engine.devices import apply_threads, resolve_device
-from fer_lib.engine.seeding import seed_everything
-from fer_lib.paths import runs_dir
-from fer_lib.report import record_metrics
+from fer_lib.report import markdown_table, write_json_atomic
+from fer_lib.runs import open_run
 
 if TYPE_CHECKING:
     import matplotlib.figure
 
 
-def start(notebook: str, namespace: Mapping[str, Any]) -> tuple[RunConfig, torch.device, Path]:
-    """The run's config, seeded; returns (cfg, device, run_dir). A notebook calls `start(name, globals())`.
+@dataclasses.dataclass
+class RunContext:
+    """One notebook run: its config, device and folder; it saves figures and records metrics."""
 
-    `namespace["profile"]` picks the profile and every other name of `namespace` that is a RunConfig field
+    notebook: str
+    cfg: RunConfig
+    device: torch.device
+    folder: Path
+
+    def save_figure(self, figure: "matplotlib.figure.Figure", name: str) -> Path:
+        """Save a key figure as <folder>/figures/<name>.png; the run report embeds it."""
+        path = self.folder / "figures" / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=110, bbox_inches="tight")
+        return path
+
+    def finish(self, metrics: dict[str, Any]) -> None:
+        """Record the measured metrics for the report (<folder>/metrics.json) and print them as a small table."""
+        write_json_atomic(self.folder / "metrics.json", metrics)
+        width = max(map(len, metrics), default=0)
+        for key, value in metrics.items():
+            shown = f"{value:.4f}" if isinstance(value, float) else value
+            print(f"{key:<{width}}  {shown}")
+
+
+def start(notebook: str, namespace: Mapping[str, Any]) -> RunContext:
+    """The notebook's run context, seeded. A notebook calls `start(name, globals())`.
+
+    `namespace["profile"]` picks the profile and every other name of `namespace` that is a setting's flat name
     overrides it (None keeps the profile's value): the parameters cell and whatever papermill injects with
-    `-p field value`, so every field is a parameter. run_dir is runs/<profile>/ : notebooks share it, so one
-    notebook finds what an earlier one saved.
+    `-p name value`, so every setting is a parameter.
     """
-    fields = {field.name for field in dataclasses.fields(RunConfig)} - {"profile"}
-    cfg = make_config(namespace.get("profile", "quick"), **{k: v for k, v in namespace.items() if k in fields})
-    apply_threads(cfg.threads)
-    seed_everything(cfg.seed)
-    device = resolve_device(cfg.device)
-    run_dir = runs_dir() / cfg.profile
-    run_dir.mkdir(parents=True, exist_ok=True)
-    print(f"{notebook}: profile={cfg.profile} dataset={cfg.dataset} image_size={cfg.image_size} "
-          f"device={device} torch_threads={torch.get_num_threads()} run_dir={run_dir}")
-    return cfg, device, run_dir
+    overrides = {k: v for k, v in namespace.items() if k in FLAT_NAMES and k != "profile"}
+    cfg = make_config(namespace.get("profile", "quick"), **overrides)
+    apply_threads(cfg.engine.threads)
+    folder = open_run(cfg.profile, cfg.seed, "notebook", notebook, result_identity(cfg))
+    device = resolve_device(cfg.engine.device)
+    print(f"{notebook}: profile={cfg.profile} dataset={cfg.data.dataset} image_size={cfg.data.image_size} "
+          f"arch={cfg.arch} device={device} torch_threads={torch.get_num_threads()} folder={folder}")
+    return RunContext(notebook, cfg, device, folder)
 
 
-def finish(run_dir: Path, notebook: str, metrics: dict[str, Any]) -> None:
-    """Record the measured metrics for the report and print them as a small table."""
-    record_metrics(run_dir, notebook, metrics)
-    width = max(map(len, metrics), default=0)
-    for key, value in metrics.items():
-        shown = f"{value:.4f}" if isinstance(value, float) else value
-        print(f"{key:<{width}}  {shown}")
+def table(rows: dict[str, dict[str, Any]], digits: int = 3) -> Markdown:
+    """{row: {column: value}} shown as a markdown table in the notebook."""
+    return Markdown(markdown_table(rows, digits))
 
 
-def save_figure(figure: "matplotlib.figure.Figure", run_dir: Path, notebook: str, name: str) -> Path:
-    """Save a key figure as runs/<profile>/figures/<notebook>__<name>.png; the run report embeds it."""
-    path = Path(run_dir) / "figures" / f"{notebook}__{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    return path
+def show_source(function: Any) -> Markdown:
+    """The source of a library function, shown in the notebook: the lines that teach, read from the library
+    itself, so the notebook can never show other code than the one that trains."""
+    return Markdown(f"```python\n{inspect.getsource(function)}```")

@@ -16,6 +16,7 @@ from typing import Any
 import papermill
 
 from fer_lib.paths import REPO_ROOT, runs_dir
+from fer_lib.runs import list_runs
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 
@@ -69,6 +70,14 @@ def run_notebooks(profile: str, parameters: dict[str, Any] | None = None, names:
     return runs, write_report(run_root, profile, runs)
 
 
+def latest_notebook_folder(run_root: Path, notebook: str) -> Path | None:
+    """The folder of `notebook`'s most recently used run under run_root (from the runs index), if any."""
+    runs = {name: entry for name, entry in list_runs(run_root.name, "notebook").items() if entry["label"] == notebook}
+    if not runs:
+        return None
+    return run_root / max(runs, key=lambda name: runs[name]["used"])
+
+
 def write_report(run_root: Path, profile: str, runs: list[NotebookRun]) -> Path:
     """runs/<profile>/report.md: one section per notebook with status, time, metrics and figures."""
     lines = [f"# fer-ssl run report: profile `{profile}`", "",
@@ -77,15 +86,16 @@ def write_report(run_root: Path, profile: str, runs: list[NotebookRun]) -> Path:
     lines += [f"| [{r.name}](notebooks/{r.output.name}) | {r.status} | {r.seconds / 60:.1f} |" for r in runs]
     for run in runs:
         lines += ["", f"## {run.name}", ""]
-        metrics_path = run_root / "metrics" / f"{run.name}.json"
-        if metrics_path.is_file():
+        folder = latest_notebook_folder(run_root, run.name)
+        metrics_path = None if folder is None else folder / "metrics.json"
+        if metrics_path is not None and metrics_path.is_file():
             metrics = json.loads(metrics_path.read_text())
             lines += ["| metric | value |", "|---|---|"]
             lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()]
         else:
             lines.append("No metrics recorded (the notebook did not reach its closing cell).")
-        for figure in sorted((run_root / "figures").glob(f"{run.name}__*.png")):
-            lines += ["", f"![{figure.stem}](figures/{figure.name})"]
+        for figure in sorted(folder.glob("figures/*.png")) if folder is not None else []:
+            lines += ["", f"![{figure.stem}]({folder.name}/figures/{figure.name})"]
     report = run_root / "report.md"
     report.write_text("\n".join(lines) + "\n")
     return report

@@ -12,11 +12,6 @@ def runs_dir() -> Path:
     return Path(os.environ.get("FER_SSL_RUNS", REPO_ROOT / "runs"))
 
 
-def run_folder(profile: str, base: str, tag: str = "") -> Path:
-    """runs/<profile>/<base>, or <base>_<tag> with a tag: the folder of one recipe run (e.g. mae_face_wild)."""
-    return runs_dir() / profile / (f"{base}_{tag}" if tag else base)
-
-
 def cache_dir() -> Path:
     """Root for rendered / converted dataset caches: $FER_SSL_CACHE or <repo>/.cache/fer-ssl."""
     return Path(os.environ.get("FER_SSL_CACHE", REPO_ROOT / ".cache" / "fer-ssl"))

@@ -15,7 +15,7 @@ import torch
 from fer_lib.models.checkpoints import CheckpointError, load_weights, read_checkpoint
 from fer_lib.engine.sampler import SeededBatchSampler
 from fer_lib.engine.train import NonFiniteLossError, fit
-from fer_lib.methods.base import LossOutput, StepContext
+from fer_lib.methods.base import LossOutput, Method, StepContext
 from fer_lib.methods.supervised import SupervisedCE
 from tests.train_tiny import tiny_dataset, tiny_model, tiny_settings, train_tiny
 
@@ -77,12 +77,13 @@ def test_a_killed_process_resumes_to_the_same_weights(tmp_path: Path) -> None:
 
 
 def test_a_nan_loss_stops_with_a_clear_error_and_keeps_the_last_checkpoint(tmp_path: Path) -> None:
-    def nan_at_step_8(model: torch.nn.Module, batch: dict, ctx: StepContext) -> LossOutput:
-        loss = torch.nn.functional.cross_entropy(model(batch["image"]), batch["label"])
-        return LossOutput(loss * float("nan") if ctx.global_step == 8 else loss)
+    class NaNAtStep8(Method):
+        def forward(self, model: torch.nn.Module, batch: dict, ctx: StepContext) -> LossOutput:
+            loss = torch.nn.functional.cross_entropy(model(batch["image"]), batch["label"])
+            return LossOutput(loss * float("nan") if ctx.global_step == 8 else loss)
 
     with pytest.raises(NonFiniteLossError, match="loss is nan at epoch 2, step 3.*last.pt.*intact"):
-        fit(tiny_model(), nan_at_step_8, tiny_dataset(), tiny_settings(checkpoint_every_steps=1), tmp_path)
+        fit(tiny_model(), NaNAtStep8(), tiny_dataset(), tiny_settings(checkpoint_every_steps=1), tmp_path)
     assert read_checkpoint(tmp_path / "last.pt")["global_step"] == 8
 
 

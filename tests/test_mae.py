@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from fer_lib.config import make_config
 from fer_lib.models.mae import MaskedAutoencoderViT, build_mae
 from fer_lib.models.pos_embed import get_2d_sincos_pos_embed
 
@@ -110,7 +109,7 @@ def test_sincos_pos_embed_matches_the_reference_formula() -> None:
 
 
 def test_vit_base_state_dict_has_the_official_checkpoint_keys() -> None:
-    model = build_mae(make_config("full"))
+    model = build_mae("vit_base_patch16", "dec512d8b", img_size=224)   # the full profile's MAE
     encoder = ["cls_token", "pos_embed", "patch_embed.proj.weight", "patch_embed.proj.bias", "norm.weight", "norm.bias"]
     decoder = ["mask_token", "decoder_pos_embed", "decoder_embed.weight", "decoder_embed.bias",
                "decoder_norm.weight", "decoder_norm.bias", "decoder_pred.weight", "decoder_pred.bias"]
@@ -178,7 +177,7 @@ def test_image_size_must_be_a_multiple_of_the_patch_size() -> None:
 
 
 def test_a_few_training_steps_lower_the_loss_on_a_fixed_batch() -> None:
-    model, imgs = build_mae(make_config("smoke")), torch.randn(8, 3, 32, 32)
+    model, imgs = build_mae("vit_smoke", "dec64d1", img_size=32), torch.randn(8, 3, 32, 32)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     losses = []
     for _ in range(15):

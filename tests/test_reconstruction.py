@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-from fer_lib.config import make_config
 from fer_lib.data.base import FaceDataset
 from fer_lib.data.synthfer import LANDMARK_NAMES
 from fer_lib.data.transforms import eval_transform
@@ -19,9 +18,9 @@ SIZE, PATCH = 32, 8          # the smoke profile: 4 x 4 = 16 patches
 GRID = SIZE // PATCH
 
 
-def smoke_mae(**overrides: object) -> MaskedAutoencoderViT:
+def smoke_mae(norm_pix_loss: bool = False) -> MaskedAutoencoderViT:
     torch.manual_seed(0)
-    return build_mae(make_config("smoke", **overrides))
+    return build_mae("vit_smoke", "dec64d1", img_size=SIZE, norm_pix_loss=norm_pix_loss)
 
 
 def random_faces(count: int = 6) -> FaceDataset:

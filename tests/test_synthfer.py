@@ -6,11 +6,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from fer_lib.config import make_config
 from fer_lib.data import synthfer
 from fer_lib.data.base import EMOTIONS_7, UNLABELED, FaceDataset
 from fer_lib.data.general_images import GENERAL_KINDS
 from fer_lib.data.registry import load_splits
+from fer_lib.data.spec import DataSpec
 from fer_lib.data.synthfer import (AU_NAMES, LANDMARK_NAMES, PROTOTYPES, SEQUENCE_LABEL_THRESHOLD, SynthFERSpec,
                                    generate_stills, load_general_images, load_synthfer_sequences,
                                    load_synthfer_splits, load_unlabeled_faces, render_face)
@@ -19,10 +19,10 @@ from fer_lib.data.synthfer_quality import au_oracle_accuracy, identity_leakage_a
 SPEC = SynthFERSpec(image_size=32, num_identities=40)
 
 
-def small_config(**overrides: object):
-    sizes = dict(synthfer_train=300, synthfer_val=60, synthfer_test=80, synthfer_identities=30,
+def small_data(**overrides: object) -> DataSpec:
+    sizes = dict(image_size=32, synthfer_train=300, synthfer_val=60, synthfer_test=80, synthfer_identities=30,
                  synthfer_unlabeled=100, synthfer_general=48)
-    return make_config("smoke", **{**sizes, **overrides})
+    return DataSpec(**{**sizes, **overrides})
 
 
 def test_the_same_seed_renders_identical_bytes_and_another_seed_does_not() -> None:
@@ -34,8 +34,8 @@ def test_the_same_seed_renders_identical_bytes_and_another_seed_does_not() -> No
 
 
 def test_splits_have_the_documented_sizes_shapes_and_dtypes() -> None:
-    cfg = small_config()
-    splits = load_splits(cfg)
+    data = small_data()
+    splits = load_splits(data)
     for split, size in ((splits.train, 300), (splits.val, 60), (splits.test, 80)):
         assert split.images.shape == (size, 32, 32, 3) and split.images.dtype == np.uint8
         assert split.class_names == EMOTIONS_7 and split.labels.dtype == np.int64
@@ -47,7 +47,7 @@ def test_splits_have_the_documented_sizes_shapes_and_dtypes() -> None:
         for key, (shape, dtype) in expected.items():
             assert split.meta[key].shape == shape and split.meta[key].dtype == dtype, key
         assert (split.meta["sequence_id"] == -1).all()
-        assert split.meta["identity"].max() < cfg.synthfer_identities
+        assert split.meta["identity"].max() < data.synthfer_identities
         assert 0 <= split.meta["au"].min() and split.meta["au"].max() <= 1
 
 
@@ -67,7 +67,7 @@ def test_class_frequencies_follow_the_configured_priors(priors: tuple[float, ...
 
 
 def test_label_noise_flips_the_requested_fraction_of_train_labels_only() -> None:
-    splits = load_synthfer_splits(small_config(label_noise=0.3))
+    splits = load_synthfer_splits(small_data(label_noise=0.3))
     flipped = splits.train.labels != splits.train.meta["true_label"]
     assert flipped.mean() == pytest.approx(0.3, abs=1 / 300)
     assert (splits.val.labels == splits.val.meta["true_label"]).all()
@@ -83,7 +83,7 @@ def test_soft_labels_are_vote_distributions_that_mostly_agree_with_the_label() -
 
 def test_sequences_rise_from_neutral_to_the_apex_and_fall_back() -> None:
     frames = 9
-    video = load_synthfer_sequences(small_config(), num_sequences=5, frames_per_sequence=frames)
+    video = load_synthfer_sequences(small_data(), num_sequences=5, frames_per_sequence=frames)
     assert len(video) == 5 * frames
     assert np.array_equal(video.meta["sequence_id"], np.repeat(np.arange(5), frames))
     assert np.array_equal(video.meta["frame_index"], np.tile(np.arange(frames), 5))
@@ -97,23 +97,23 @@ def test_sequences_rise_from_neutral_to_the_apex_and_fall_back() -> None:
 
 
 def test_a_second_load_reads_the_cache_without_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
-    cfg = small_config(seed=5)
-    first = load_synthfer_splits(cfg)
+    data = small_data(data_seed=5)
+    first = load_synthfer_splits(data)
 
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("rendered again instead of reading the cache")
 
     monkeypatch.setattr(synthfer, "render_faces", fail)
-    second = load_synthfer_splits(cfg)
+    second = load_synthfer_splits(data)
     assert np.array_equal(first.train.images, second.train.images)
     assert np.array_equal(first.test.meta["landmarks"], second.test.meta["landmarks"])
     assert len(list(synthfer.cache_folder().iterdir())) >= 1
 
 
 def test_unlabeled_faces_are_unlabeled_and_belong_to_other_identities() -> None:
-    cfg = small_config()
-    unlabeled, labeled = load_unlabeled_faces(cfg), load_synthfer_splits(cfg)
-    assert len(unlabeled) == cfg.synthfer_unlabeled and (unlabeled.labels == UNLABELED).all()
+    data = small_data()
+    unlabeled, labeled = load_unlabeled_faces(data), load_synthfer_splits(data)
+    assert len(unlabeled) == data.synthfer_unlabeled and (unlabeled.labels == UNLABELED).all()
     seen = np.concatenate([split.meta["identity"] for split in (labeled.train, labeled.val, labeled.test)])
     assert not set(unlabeled.meta["identity"]) & set(seen)
 
@@ -132,18 +132,18 @@ def test_faces_render_at_each_size_with_landmarks_in_its_pixels(size: int) -> No
 
 
 def test_general_images_are_labeled_by_kind() -> None:
-    cfg = small_config()
-    general = load_general_images(cfg)
+    data = small_data()
+    general = load_general_images(data)
     assert general.class_names == GENERAL_KINDS and general.images.shape == (48, 32, 32, 3)
     assert general.labels.min() >= 0 and general.labels.max() < len(GENERAL_KINDS)
 
 
 def test_render_face_shows_the_action_units_it_is_given() -> None:
-    cfg = small_config()
-    neutral = render_face(cfg, identity=3, au=np.zeros(len(AU_NAMES)))
-    happy = render_face(cfg, identity=3, au=PROTOTYPES[EMOTIONS_7.index("happy")])
+    data = small_data()
+    neutral = render_face(data, identity=3, au=np.zeros(len(AU_NAMES)))
+    happy = render_face(data, identity=3, au=PROTOTYPES[EMOTIONS_7.index("happy")])
     assert neutral.shape == (32, 32, 3) and neutral.dtype == np.uint8
-    assert np.array_equal(neutral, render_face(cfg, identity=3, au=np.zeros(len(AU_NAMES))))
+    assert np.array_equal(neutral, render_face(data, identity=3, au=np.zeros(len(AU_NAMES))))
     assert np.abs(neutral.astype(int) - happy).sum() > 0
 
 

@@ -3,15 +3,26 @@ from pathlib import Path
 
 import pytest
 import torch
+from timm.models.vision_transformer import VisionTransformer
 
 from fer_lib.config import make_config
 from fer_lib.models.attention import attention_maps, attention_rollout, cls_attention
 from fer_lib.models.checkpoints import CheckpointError
-from fer_lib.models.mae import build_mae
+from fer_lib.models.mae import MaskedAutoencoderViT, build_mae
 from fer_lib.models.pos_embed import interpolate_pos_embed
 from fer_lib.models.vit import build_vit_classifier, load_encoder_weights, vit_features
 
-SMOKE = make_config("smoke")   # 32 px, patch 8, dim 64, depth 2, 2 heads
+ARCH, DECODER = "vit_smoke", "dec64d1"   # patch 8, dim 64, depth 2, 2 heads
+
+
+def smoke_mae(**sizes: int) -> MaskedAutoencoderViT:
+    """The smoke MAE at 32 px (4 x 4 patches); `sizes` override the encoder's (depth=4, embed_dim=96)."""
+    return build_mae(ARCH, DECODER, img_size=32, **sizes)
+
+
+def smoke_classifier(num_classes: int = 7, img_size: int = 32, global_pool: str = "token") -> VisionTransformer:
+    """A smoke-sized ViT classifier; CLS-token pooling unless told otherwise."""
+    return build_vit_classifier(ARCH, num_classes, img_size=img_size, global_pool=global_pool)
 
 
 def encoder_state(mae: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -20,21 +31,21 @@ def encoder_state(mae: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def test_classifier_encoder_keys_equal_the_mae_encoder_keys() -> None:
-    vit = build_vit_classifier(SMOKE, num_classes=7)
+    vit = smoke_classifier()
     classifier_keys = {k for k in vit.state_dict() if not k.startswith("head.")}
-    assert classifier_keys == set(encoder_state(build_mae(SMOKE)))
+    assert classifier_keys == set(encoder_state(smoke_mae()))
 
 
 @pytest.mark.parametrize("layout", ["official encoder-only file", "fer_lib checkpoint file", "in-memory state dict"])
 def test_loaded_encoder_gives_the_mae_encoder_features(layout: str, tmp_path: Path) -> None:
-    mae = build_mae(SMOKE).eval()
+    mae = smoke_mae().eval()
     source = {"official encoder-only file": lambda: {"model": encoder_state(mae)},
-              "fer_lib checkpoint file": lambda: {"model": mae.state_dict(), "config": SMOKE.to_dict()},
+              "fer_lib checkpoint file": lambda: {"model": mae.state_dict(), "config": make_config("smoke").to_dict()},
               "in-memory state dict": mae.state_dict}[layout]()
     if layout.endswith("file"):
         torch.save(source, tmp_path / "mae.pth")
         source = str(tmp_path / "mae.pth")
-    vit = build_vit_classifier(SMOKE, num_classes=7)
+    vit = smoke_classifier()
     head_before = vit.head.weight.clone()
     report = load_encoder_weights(vit, source)
     assert sorted(report.kept_new) == ["head.bias", "head.weight"] and torch.equal(vit.head.weight, head_before)
@@ -47,8 +58,8 @@ def test_loaded_encoder_gives_the_mae_encoder_features(layout: str, tmp_path: Pa
 
 
 def test_average_pooling_classifier_drops_the_encoder_norm_and_keeps_a_new_fc_norm() -> None:
-    mae = build_mae(SMOKE)
-    vit = build_vit_classifier(SMOKE, num_classes=5, global_pool="avg")
+    mae = smoke_mae()
+    vit = smoke_classifier(5, global_pool="avg")
     report = load_encoder_weights(vit, mae.state_dict())
     assert {"norm.weight", "norm.bias"} <= set(report.dropped)
     assert sorted(report.kept_new) == ["fc_norm.bias", "fc_norm.weight", "head.bias", "head.weight"]
@@ -58,20 +69,20 @@ def test_average_pooling_classifier_drops_the_encoder_norm_and_keeps_a_new_fc_no
 
 
 def test_a_deeper_encoder_is_rejected_naming_the_unexpected_blocks() -> None:
-    deeper = build_mae(SMOKE.replace(depth=4))
+    deeper = smoke_mae(depth=4)
     with pytest.raises(CheckpointError, match=r"architecture\?\): unexpected keys \[blocks\.2\.attn\.proj\.bias"):
-        load_encoder_weights(build_vit_classifier(SMOKE, num_classes=7), deeper.state_dict())
+        load_encoder_weights(smoke_classifier(), deeper.state_dict())
 
 
 def test_a_wider_encoder_is_rejected_naming_the_mismatched_shapes() -> None:
-    wider = build_mae(SMOKE.replace(embed_dim=96))
+    wider = smoke_mae(embed_dim=96)
     with pytest.raises(CheckpointError, match=r"does not fit VisionTransformer .*: mismatched shapes "
                                               r"\[blocks\.0\.attn\.proj\.bias: checkpoint \(96,\) vs model \(64,\)"):
-        load_encoder_weights(build_vit_classifier(SMOKE, num_classes=7), wider.state_dict())
+        load_encoder_weights(smoke_classifier(), wider.state_dict())
 
 
 def test_a_missing_or_foreign_file_is_rejected_naming_the_path(tmp_path: Path) -> None:
-    vit = build_vit_classifier(SMOKE, num_classes=7)
+    vit = smoke_classifier()
     missing = tmp_path / "nowhere.pth"
     with pytest.raises(CheckpointError, match=f"{missing} does not exist"):
         load_encoder_weights(vit, missing)
@@ -85,9 +96,9 @@ def test_a_missing_or_foreign_file_is_rejected_naming_the_path(tmp_path: Path) -
 
 
 def test_32px_weights_load_into_a_48px_vit_with_a_resized_position_embedding(tmp_path: Path) -> None:
-    mae = build_mae(SMOKE)                                          # 4 x 4 patches of 8 px
+    mae = smoke_mae()                                          # 4 x 4 patches of 8 px
     torch.save({"model": encoder_state(mae)}, tmp_path / "mae32.pth")
-    vit = build_vit_classifier(SMOKE.replace(image_size=48), num_classes=7)   # 6 x 6 patches
+    vit = smoke_classifier(img_size=48)   # 6 x 6 patches
     report = load_encoder_weights(vit, tmp_path / "mae32.pth")
     assert report.resized == ["pos_embed"]
     assert vit.pos_embed.shape == (1, 1 + 36, 64)
@@ -104,7 +115,7 @@ def test_interpolating_to_the_same_grid_changes_nothing_and_a_constant_stays_con
 
 
 def test_attention_maps_are_the_softmax_attention_of_every_block() -> None:
-    vit = build_vit_classifier(SMOKE, num_classes=7).train()
+    vit = smoke_classifier().train()
     images = torch.randn(2, 3, 32, 32)
     maps = attention_maps(vit, images)
     assert len(maps) == 2 and all(m.shape == (2, 2, 17, 17) for m in maps)
@@ -121,7 +132,7 @@ def test_attention_maps_are_the_softmax_attention_of_every_block() -> None:
 
 
 def test_cls_attention_and_rollout_are_maps_over_the_patch_grid() -> None:
-    maps = attention_maps(build_mae(SMOKE), torch.randn(2, 3, 32, 32))
+    maps = attention_maps(smoke_mae(), torch.randn(2, 3, 32, 32))
     assert cls_attention(maps).shape == (2, 2, 4, 4)
     rollout = attention_rollout(maps)
     assert rollout.shape == (2, 4, 4) and (rollout > 0).all() and (rollout.sum((1, 2)) < 1).all()

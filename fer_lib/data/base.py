@@ -2,16 +2,20 @@
 
 Images are kept as uint8 arrays of shape (N, H, W, C) (a NumPy array or a read-only memmap of a cache
 file), so a 2-core machine never decodes JPEGs during training. A transform turns one image into a float
-tensor (or a list of views); `FaceDataset.__getitem__` returns a dict sample.
+tensor (or a list of views); `FaceDataset.__getitem__` returns a dict sample, carrying what a method's
+`SampleRequest` asks for (metadata, extra views, partner images) once the dataset is `requesting` it.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+import copy
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
+
+from fer_lib.data.requests import PARTNERS, PartnerTables, SampleRequest
 
 # Unified class order used by every dataset (7 basic classes; AffectNet-8 / FERPlus add contempt).
 EMOTIONS_7 = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger")
@@ -50,6 +54,7 @@ class FaceDataset(torch.utils.data.Dataset):
     meta:        extra per-sample arrays, first dim N (e.g. identity, au, landmarks, sequence_id, frame_index)
     transform:   uint8 CHW tensor -> float tensor or list of views; None gives float CHW in [0, 1]
     name:        short name for logs and reports
+    request:     what each sample carries beyond image / label / index (set by `requesting`), or None
     """
 
     images: np.ndarray
@@ -60,6 +65,8 @@ class FaceDataset(torch.utils.data.Dataset):
     meta: dict[str, np.ndarray] = field(default_factory=dict)
     transform: Transform | None = None
     name: str = "dataset"
+    request: SampleRequest | None = None
+    _partner_tables: PartnerTables = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.images)
@@ -96,26 +103,50 @@ class FaceDataset(torch.utils.data.Dataset):
         """The stored image as uint8 (C, H, W)."""
         return torch.from_numpy(np.array(self.images[index])).permute(2, 0, 1)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
-        """Sample dict: image, label, index (+ soft_label, face_box when present).
+    def available_keys(self) -> tuple[str, ...]:
+        """The keys a SampleRequest may ask of this dataset: meta keys, "face_box", "soft_label", "label"."""
+        present = {"face_box": self.face_boxes is not None, "soft_label": self.soft_labels is not None,
+                   "label": bool((self.labels != UNLABELED).any())}
+        return tuple(sorted([*self.meta, *(key for key, has in present.items() if has)]))
 
-        `key` may be `(index, seed)` (see engine.sampler): the transform then runs under that seed, so
-        augmentations are reproducible per sample and epoch whatever the number of workers.
+    def requesting(self, request: SampleRequest, requester: str) -> "FaceDataset":
+        """The same data (arrays shared) serving `request` for `requester` (a method's name, used in errors)."""
+        available = self.available_keys()
+        missing = [key for key in request.needs if key not in available]
+        if missing:
+            raise DatasetError(f"{requester} needs {', '.join(missing)} from dataset {self.name!r}, which has "
+                               f"{', '.join(available) or 'none of the keys a request may ask'}")
+        served = copy.copy(self)
+        served.request = request
+        return served
+
+    def _view(self, index: int) -> Any:
+        """One transform of image `index` (float CHW in [0, 1] without a transform)."""
+        image = self.image_tensor(index)
+        return image.float().div_(255) if self.transform is None else self.transform(image)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        """Sample dict: image, label, index (+ soft_label, face_box when present, + what `request` asks).
+
+        `key` may be `(index, seed)` (see engine.sampler): the views, then the partners' choice and views, are
+        drawn under that seed, so a sample is a pure function of (index, seed) whatever the number of workers.
         """
         index, seed = (key, None) if isinstance(key, (int, np.integer)) else key
-        image = self.image_tensor(index)
-        if self.transform is None:
-            view = image.float().div_(255)
-        elif seed is None:
-            view = self.transform(image)
-        else:
-            with _seeded_cpu_rng(seed):
-                view = self.transform(image)
-        sample: dict[str, Any] = {"image": view, "label": int(self.labels[index]), "index": int(index)}
-        if self.soft_labels is not None:
-            sample["soft_label"] = torch.as_tensor(self.soft_labels[index], dtype=torch.float32)
-        if self.face_boxes is not None:
-            sample["face_box"] = torch.as_tensor(self.face_boxes[index], dtype=torch.float32)
+        index, request = int(index), self.request or SampleRequest()
+        with nullcontext() if seed is None else _seeded_cpu_rng(seed):
+            views = [self._view(index) for _ in range(request.views)]
+            sample: dict[str, Any] = {"image": views if request.views > 1 else views[0],
+                                      "label": int(self.labels[index]), "index": index}
+            if self.soft_labels is not None:
+                sample["soft_label"] = torch.as_tensor(self.soft_labels[index], dtype=torch.float32)
+            if self.face_boxes is not None:
+                sample["face_box"] = torch.as_tensor(self.face_boxes[index], dtype=torch.float32)
+            sample.update({name: torch.as_tensor(self.meta[name][index]) for name in request.meta if name in self.meta})
+            arrays = {"label": self.labels, **self.meta}
+            for kind in request.partners:
+                partner = PARTNERS[kind].find(arrays, self._partner_tables, index, request.max_frame_gap)
+                shown = partner if partner >= 0 else index
+                sample[kind], sample[f"{kind}_index"], sample[f"{kind}_found"] = self._view(shown), shown, partner >= 0
         return sample
 
     def subset(self, indices: np.ndarray, name: str | None = None) -> "FaceDataset":
@@ -126,12 +157,13 @@ class FaceDataset(torch.utils.data.Dataset):
             soft_labels=None if self.soft_labels is None else self.soft_labels[indices],
             face_boxes=None if self.face_boxes is None else self.face_boxes[indices],
             meta={k: v[indices] for k, v in self.meta.items()}, transform=self.transform,
-            name=name or self.name)
+            name=name or self.name, request=self.request)
 
     def with_transform(self, transform: Transform | None) -> "FaceDataset":
-        """The same data with another transform (arrays are shared, not copied)."""
-        return FaceDataset(self.images, self.labels, self.class_names, self.soft_labels, self.face_boxes,
-                           self.meta, transform, self.name)
+        """The same data with another transform (arrays and partner lookup tables are shared, not copied)."""
+        transformed = copy.copy(self)
+        transformed.transform = transform
+        return transformed
 
 
 @dataclass

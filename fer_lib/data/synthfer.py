@@ -38,7 +38,7 @@ from fer_lib.data.synthfer_render import (AU_DESCRIPTIONS, AU_NAMES, LANDMARK_NA
 from fer_lib.paths import cache_dir
 
 if TYPE_CHECKING:
-    from fer_lib.config import RunConfig
+    from fer_lib.data.spec import DataSpec
 
 __all__ = ["AU_DESCRIPTIONS", "AU_NAMES", "LANDMARK_NAMES", "PROTOTYPES", "RAFDB_CLASS_PRIORS",
            "SEQUENCE_LABEL_THRESHOLD", "SynthFERSpec", "class_evidence", "generate_stills", "load_general_images",
@@ -95,9 +95,9 @@ class SynthFERSpec:
             raise ValueError(f"SynthFER scenes must be one of {SCENE_STYLES}, got {self.scenes!r}")
 
     @classmethod
-    def from_config(cls, cfg: "RunConfig") -> "SynthFERSpec":
-        return cls(image_size=cfg.image_size, channels=cfg.channels, num_identities=cfg.synthfer_identities,
-                   seed=cfg.seed, label_noise=cfg.label_noise, scenes=cfg.synthfer_scenes)
+    def from_data(cls, data: "DataSpec") -> "SynthFERSpec":
+        return cls(image_size=data.image_size, channels=data.channels, num_identities=data.synthfer_identities,
+                   seed=data.data_seed, label_noise=data.label_noise, scenes=data.synthfer_scenes)
 
 
 def sample_scene_style(spec: SynthFERSpec, rng: np.random.Generator, n: int) -> Scenes:
@@ -268,16 +268,16 @@ def cache_folder() -> Path:
     return cache_dir() / "synthfer"
 
 
-def load_synthfer_splits(cfg: "RunConfig", spec: SynthFERSpec | None = None) -> DatasetSplits:
-    """Train / val / test of cfg.synthfer_train / val / test images (label noise on train only), cached."""
-    spec = spec or SynthFERSpec.from_config(cfg)
-    sizes = {"train": cfg.synthfer_train, "val": cfg.synthfer_val, "test": cfg.synthfer_test}
+def load_synthfer_splits(data: "DataSpec", spec: SynthFERSpec | None = None) -> DatasetSplits:
+    """Train / val / test of data.synthfer_train / val / test images (label noise on train only), cached."""
+    spec = spec or SynthFERSpec.from_data(data)
+    sizes = {"train": data.synthfer_train, "val": data.synthfer_val, "test": data.synthfer_test}
     parts = _cached({"kind": "splits", **dataclasses.asdict(spec), **sizes}, tuple(sizes),
                     lambda: {split: generate_stills(spec, n, split) for split, n in sizes.items()})
     return DatasetSplits(**parts)
 
 
-def load_synthfer_sequences(cfg: "RunConfig", num_sequences: int, frames_per_sequence: int,
+def load_synthfer_sequences(data: "DataSpec", num_sequences: int, frames_per_sequence: int,
                             spec: SynthFERSpec | None = None) -> FaceDataset:
     """Short videos of the labeled identities: an expression rises from neutral to its apex and back.
 
@@ -285,7 +285,7 @@ def load_synthfer_sequences(cfg: "RunConfig", num_sequences: int, frames_per_seq
     sequence's class when that intensity is >= SEQUENCE_LABEL_THRESHOLD, else neutral. The head drifts slowly.
     Sorted by (sequence_id, frame_index); meta["sequence_label"] holds the clip's class on every frame.
     """
-    spec = spec or SynthFERSpec.from_config(cfg)
+    spec = spec or SynthFERSpec.from_data(data)
     key = {"kind": "sequences", **dataclasses.asdict(spec), "sequences": num_sequences, "frames": frames_per_sequence}
     return _cached(key, ("sequences",), lambda: {
         "sequences": _generate_sequences(spec, num_sequences, frames_per_sequence)})["sequences"]
@@ -311,14 +311,14 @@ def _generate_sequences(spec: SynthFERSpec, num_sequences: int, frames: int) -> 
     return dataset
 
 
-def load_unlabeled_faces(cfg: "RunConfig", spec: SynthFERSpec | None = None) -> FaceDataset:
-    """cfg.synthfer_unlabeled faces of other identities (ids after the labeled ones), labels UNLABELED.
+def load_unlabeled_faces(data: "DataSpec", spec: SynthFERSpec | None = None) -> FaceDataset:
+    """data.synthfer_unlabeled faces of other identities (ids after the labeled ones), labels UNLABELED.
 
     The face-recognition-corpus stand-in of the SSFER story: random expressions drawn like the labeled set;
     meta["true_label"] keeps the hidden class, e.g. to measure pseudo-label accuracy.
     """
-    spec = spec or SynthFERSpec.from_config(cfg)
-    n = cfg.synthfer_unlabeled
+    spec = spec or SynthFERSpec.from_data(data)
+    n = data.synthfer_unlabeled
     key = {"kind": "unlabeled", **dataclasses.asdict(spec), "num_images": n}
     return _cached(key, ("unlabeled",), lambda: {"unlabeled": _generate_unlabeled(spec, n)})["unlabeled"]
 
@@ -332,10 +332,10 @@ def _generate_unlabeled(spec: SynthFERSpec, n: int) -> FaceDataset:
     return dataset
 
 
-def load_general_images(cfg: "RunConfig") -> FaceDataset:
-    """cfg.synthfer_general procedural non-face images (MIMIC's general corpus); labels index GENERAL_KINDS."""
-    spec = SynthFERSpec.from_config(cfg)
-    n = cfg.synthfer_general
+def load_general_images(data: "DataSpec") -> FaceDataset:
+    """data.synthfer_general procedural non-face images (MIMIC's general corpus); labels index GENERAL_KINDS."""
+    spec = SynthFERSpec.from_data(data)
+    n = data.synthfer_general
     key = {"kind": "general", "image_size": spec.image_size, "channels": spec.channels, "seed": spec.seed,
            "num_images": n}
     return _cached(key, ("general",), lambda: {"general": _generate_general(spec, n)})["general"]
@@ -351,9 +351,9 @@ def _generate_general(spec: SynthFERSpec, n: int) -> FaceDataset:
     return FaceDataset(images=images, labels=kinds, class_names=GENERAL_KINDS, name="general-images")
 
 
-def render_face(cfg: "RunConfig", identity: int, au: np.ndarray, spec: SynthFERSpec | None = None) -> np.ndarray:
+def render_face(data: "DataSpec", identity: int, au: np.ndarray, spec: SynthFERSpec | None = None) -> np.ndarray:
     """One passport-style face of labeled identity `identity` with action units `au` (12,): uint8 (H, W, C)."""
-    spec = spec or SynthFERSpec.from_config(cfg)
+    spec = spec or SynthFERSpec.from_data(data)
     app, _ = _identities(spec, "labeled", spec.num_identities)
     au = np.clip(np.asarray(au, np.float32).reshape(1, len(AU_NAMES)), 0, 1)
     rgb = render_faces(app.take(np.array([identity])), au, frontal_scenes(1), spec.image_size, np.random.default_rng(0))

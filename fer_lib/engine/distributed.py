@@ -58,3 +58,14 @@ def mean_over_processes(values: dict[str, float], context: DistContext, device: 
 def barrier(context: DistContext) -> None:
     if context.enabled:
         dist.barrier()
+
+
+def average_gradients(module: torch.nn.Module, context: DistContext) -> None:
+    """Average the gradients of `module`'s parameters over processes: a method's own parameters (a projection
+    head, say) sit outside the DDP-wrapped model, so DDP does not reduce them."""
+    if not context.enabled:
+        return
+    for parameter in module.parameters():
+        if parameter.grad is not None:
+            dist.all_reduce(parameter.grad)
+            parameter.grad.div_(context.world_size)

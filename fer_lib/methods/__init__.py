@@ -1,1 +1,1 @@
-"""Training objectives: each method is a small callable that turns a batch into a loss."""
+"""Training methods: each an nn.Module that turns a batch into a loss and owns its settings and state."""

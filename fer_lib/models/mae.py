@@ -12,14 +12,14 @@ State-dict keys equal those of the official checkpoints (`mae_pretrain_vit_base.
 from __future__ import annotations
 
 from functools import partial
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from timm.layers import PatchEmbed
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from fer_lib.config import RunConfig
+from fer_lib.models.archs import DECODERS, ENCODERS, named
 from fer_lib.models.pos_embed import get_2d_sincos_pos_embed
 
 NormLayer = Callable[[int], nn.Module]
@@ -30,7 +30,7 @@ class MaskedAutoencoderViT(nn.Module):
 
     forward(imgs (N, C, H, W), mask_ratio) -> loss (), pred (N, L, p*p*C), mask (N, L) with 1 = removed,
     where L = (H / p) * (W / p) patches. The defaults are the reference's (ViT-L/16 encoder, 512 x 8
-    decoder); `build_mae(cfg)` builds the model of a run.
+    decoder); `build_mae(arch, decoder)` builds one by name.
     """
 
     def __init__(self, img_size: int = 224, patch_size: int = 16, in_chans: int = 3, embed_dim: int = 1024,
@@ -179,10 +179,7 @@ class MaskedAutoencoderViT(nn.Module):
         return self.forward_loss(imgs, pred, mask), pred, mask
 
 
-def build_mae(cfg: RunConfig) -> MaskedAutoencoderViT:
-    """The MAE of a run: encoder and decoder sizes, image size, channels and loss target from `cfg`."""
-    return MaskedAutoencoderViT(
-        img_size=cfg.image_size, patch_size=cfg.patch_size, in_chans=cfg.channels, embed_dim=cfg.embed_dim,
-        depth=cfg.depth, num_heads=cfg.num_heads, decoder_embed_dim=cfg.decoder_embed_dim,
-        decoder_depth=cfg.decoder_depth, decoder_num_heads=cfg.decoder_num_heads, mlp_ratio=cfg.mlp_ratio,
-        norm_pix_loss=cfg.norm_pix_loss)
+def build_mae(arch: str = "vit_base_patch16", decoder: str = "dec512d8b", **kwargs: Any) -> MaskedAutoencoderViT:
+    """The MAE with encoder `arch` and decoder `decoder` (models.archs); `kwargs` (img_size, in_chans,
+    norm_pix_loss, or any size) go to `MaskedAutoencoderViT`."""
+    return MaskedAutoencoderViT(**named(ENCODERS, arch, {}) | named(DECODERS, decoder, kwargs))

@@ -7,31 +7,30 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
-from fer_lib.config import RunConfig
+from fer_lib.models.archs import ENCODERS, named
 from fer_lib.models.checkpoints import LoadReport, WeightSource, load_weights
 
 MAE_ONLY_KEYS = ("decoder_", "mask_token")  # the MAE decoder: never part of a classifier
 
 
-def build_vit_classifier(cfg: RunConfig, num_classes: int, global_pool: Literal["token", "avg"] = "token",
-                         drop_path: float | None = None) -> VisionTransformer:
-    """A randomly initialised ViT classifier shaped like `cfg`'s MAE encoder.
+def build_vit_classifier(arch: str, num_classes: int, img_size: int = 224, in_chans: int = 3,
+                         global_pool: Literal["token", "avg"] = "avg", drop_path_rate: float = 0.0,
+                         **kwargs: Any) -> VisionTransformer:
+    """A randomly initialised ViT classifier with encoder `arch` (models.archs), shaped like that MAE encoder.
 
     global_pool "token" classifies the final-LayerNorm CLS token; "avg" averages the patch tokens and
     applies a new LayerNorm (`fc_norm`) instead of the encoder's final one, as MAE fine-tuning does.
-    drop_path: stochastic depth rate, default `cfg.drop_path`.
+    `kwargs` override the named size (e.g. depth=6).
     """
-    return VisionTransformer(
-        img_size=cfg.image_size, patch_size=cfg.patch_size, in_chans=cfg.channels, num_classes=num_classes,
-        global_pool=global_pool, embed_dim=cfg.embed_dim, depth=cfg.depth, num_heads=cfg.num_heads,
-        mlp_ratio=cfg.mlp_ratio, qkv_bias=True, class_token=True,
-        drop_path_rate=cfg.drop_path if drop_path is None else drop_path)
+    return VisionTransformer(img_size=img_size, in_chans=in_chans, num_classes=num_classes, global_pool=global_pool,
+                             qkv_bias=True, class_token=True, drop_path_rate=drop_path_rate,
+                             **named(ENCODERS, arch, kwargs))
 
 
 def load_encoder_weights(vit: VisionTransformer, source: WeightSource) -> LoadReport:

@@ -1,13 +1,14 @@
 """Frozen-encoder evaluation (CRS-CONT's protocol): a linear probe and a k-NN classifier on fixed features.
 
 The encoder is the classifier ViT of fine-tuning with the weights of `init` and is never trained here:
-'scratch' (random weights, the floor any pre-training must beat), 'face' / 'general' (this profile's MAE)
-or a checkpoint path. Features are the pre-head features (pooled as `cfg.global_pool`, normalised) of
-the un-augmented images. The probe's C is chosen on val; k-NN uses k = cfg.knn_k; test is scored once.
+None (random weights, the floor any pre-training must beat) or a checkpoint path (an MAE, a zoo entry).
+Features are the pre-head features (pooled as `cfg.finetune.global_pool`, normalised) of the un-augmented
+images. The probe's C is chosen on val; k-NN uses k = cfg.probe.knn_k; test is scored once.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from threadpoolctl import threadpool_limits
@@ -20,8 +21,8 @@ from fer_lib.engine.devices import resolve_device
 from fer_lib.eval.metrics import ClassificationReport, classification_report
 from fer_lib.eval.predict import collect_outputs
 from fer_lib.eval.probes import ProbeResult, knn_classify, linear_probe
-from fer_lib.models.vit import build_vit_classifier, load_encoder_weights, vit_features
-from fer_lib.recipes.finetune import resolve_init
+from fer_lib.models.vit import load_encoder_weights, vit_features
+from fer_lib.recipes.build import classifier_model
 
 SPLITS = ("train", "val", "test")
 
@@ -34,7 +35,7 @@ class ProbeSummary:
     in the split's order (so `splits.test.meta[...]` lines up with features['test']).
     """
 
-    init: str
+    label: str
     linear: ProbeResult
     knn: ClassificationReport
     knn_k: int
@@ -42,26 +43,25 @@ class ProbeSummary:
     labels: dict[str, torch.Tensor]
 
     def summary(self) -> str:
-        return (f"init={self.init}: linear probe test acc {self.linear.test.accuracy:.4f} (C={self.linear.c:g} "
+        return (f"{self.label}: linear probe test acc {self.linear.test.accuracy:.4f} (C={self.linear.c:g} "
                 f"chosen on val, val acc {self.linear.val_accuracy:.4f}), {self.knn_k}-NN test acc "
                 f"{self.knn.accuracy:.4f}")
 
 
-def frozen_features(cfg: RunConfig, init: str, splits: DatasetSplits, device: torch.device
+def frozen_features(cfg: RunConfig, init: Path | str | None, splits: DatasetSplits, device: torch.device
                     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Features (N, D) and labels (N,) of every split under the frozen encoder of `init`.
 
-    The random 'scratch' encoder is drawn from `cfg.seed` without touching the global RNG, so it is the
+    The random encoder (init None) is drawn from `cfg.seed` without touching the global RNG, so it is the
     same encoder whenever it is probed.
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        vit = build_vit_classifier(cfg, num_classes=splits.train.num_classes, global_pool=cfg.global_pool)
-    source = resolve_init(cfg, init)
-    if source is not None:
-        load_encoder_weights(vit, source)
+        vit = classifier_model(cfg, splits.train.num_classes)
+    if init is not None:
+        load_encoder_weights(vit, Path(init))
     vit = vit.to(device)
-    transform = eval_transform(cfg.image_size, cfg.channels)
+    transform = eval_transform(cfg.data.image_size, cfg.data.channels)
     features, labels = {}, {}
     for name in SPLITS:
         dataset = getattr(splits, name).with_transform(transform)
@@ -69,17 +69,20 @@ def frozen_features(cfg: RunConfig, init: str, splits: DatasetSplits, device: to
     return features, labels
 
 
-def probe_encoder(cfg: RunConfig, init: str = "scratch", splits: DatasetSplits | None = None,
-                  device: torch.device | None = None) -> ProbeSummary:
-    """Linear probe (C on val) and cosine k-NN (k = cfg.knn_k, train as the memory bank) of `init`'s frozen encoder."""
-    splits = splits if splits is not None else load_splits(cfg)
-    device = device if device is not None else resolve_device(cfg.device)
+def probe_encoder(cfg: RunConfig, init: Path | str | None = None, splits: DatasetSplits | None = None,
+                  device: torch.device | None = None, label: str | None = None) -> ProbeSummary:
+    """Linear probe (C on val) and cosine k-NN (k = cfg.probe.knn_k, train as the memory bank) of the frozen
+    encoder of `init` (None = random weights); `label` names it (default: "scratch" or the file name)."""
+    splits = splits if splits is not None else load_splits(cfg.data)
+    device = device if device is not None else resolve_device(cfg.engine.device)
+    label = label or ("scratch" if init is None else Path(init).stem)
     features, labels = frozen_features(cfg, init, splits, device)
     class_names = splits.train.class_names
     # One BLAS thread: on small matrices a multi-threaded OpenBLAS is ~30x slower when the cores are busy.
     with threadpool_limits(1, user_api="blas"):
         linear = linear_probe(features["train"], labels["train"], features["val"], labels["val"],
                               features["test"], labels["test"], class_names)
-    knn_scores = knn_classify(features["train"], labels["train"], features["test"], cfg.knn_k, len(class_names))
+    knn_scores = knn_classify(features["train"], labels["train"], features["test"], cfg.probe.knn_k,
+                              len(class_names))
     knn = classification_report(knn_scores, labels["test"], class_names)
-    return ProbeSummary(init, linear, knn, cfg.knn_k, features, labels)
+    return ProbeSummary(label, linear, knn, cfg.probe.knn_k, features, labels)

@@ -61,7 +61,7 @@ def prepare_real_dataset(name: str, root: str | Path, image_size: int = 48, *, m
     if name not in DATASET_LOADERS:
         raise ValueError(f"unknown real dataset {name!r}; choose one of {sorted(DATASET_LOADERS)}")
     if not str(root):
-        raise DatasetError(f"no data root given for {name} (set cfg.data_root / --root)")
+        raise DatasetError(f"no data root given for {name} (set data_root, or --data-root on the command line)")
     if image_size < 1:
         raise ValueError(f"image_size must be positive, got {image_size}")
     spec = DATASET_LOADERS[name]

@@ -1,0 +1,39 @@
+"""The recipes' own settings: how long and how hard MAE pre-training, fine-tuning and probing train."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PretrainSettings:
+    """MAE pre-training schedule (MAE PRETRAIN.md, scaled by the profile): lr = base_lr * batch / 256."""
+
+    epochs: int = 6
+    batch_size: int = 64
+    base_lr: float = 3e-3
+    warmup_epochs: int = 2
+    weight_decay: float = 0.05
+
+
+@dataclass(frozen=True)
+class FinetuneSettings:
+    """Fine-tuning schedule (MAE FINETUNE.md, scaled by the profile); layer decay only for pre-trained encoders."""
+
+    epochs: int = 5
+    batch_size: int = 64
+    base_lr: float = 8e-3
+    warmup_epochs: int = 1
+    weight_decay: float = 0.05
+    layer_decay: float = 0.75
+    drop_path: float = 0.1
+    min_lr: float = 1e-6
+    crop_min: float = 1.0              # RandomResizedCrop scale lower bound; 1 = flip only (short runs learn faster)
+    global_pool: str = "avg"           # classifier pooling: "avg" (+ fc_norm, MAE fine-tuning) or "token" (CLS)
+    ema_decay: float = 0.0             # 0 disables the EMA of weights
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """Frozen-encoder evaluation: k of the k-NN classifier (the linear probe chooses its C on val)."""
+
+    knn_k: int = 20
