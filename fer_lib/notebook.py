@@ -13,10 +13,10 @@ import dataclasses
 import inspect
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
 from fer_lib.config import FLAT_NAMES, RunConfig, make_config, result_identity
 from fer_lib.engine.devices import apply_threads, resolve_device
@@ -24,6 +24,7 @@ from fer_lib.report import markdown_table, write_json_atomic
 from fer_lib.runs import open_run
 
 if TYPE_CHECKING:
+    import ipywidgets as widgets
     import matplotlib.figure
 
 
@@ -44,12 +45,9 @@ class RunContext:
         return path
 
     def finish(self, metrics: dict[str, Any]) -> None:
-        """Record the measured metrics for the report (<folder>/metrics.json) and print them as a small table."""
+        """Record the measured metrics for the report (<folder>/metrics.json); say where, not all of them again."""
         write_json_atomic(self.folder / "metrics.json", metrics)
-        width = max(map(len, metrics), default=0)
-        for key, value in metrics.items():
-            shown = f"{value:.4f}" if isinstance(value, float) else value
-            print(f"{key:<{width}}  {shown}")
+        print(f"recorded {len(metrics)} measured numbers in {self.folder / 'metrics.json'} (the run report lists them)")
 
 
 def start(notebook: str, namespace: Mapping[str, Any]) -> RunContext:
@@ -72,6 +70,17 @@ def start(notebook: str, namespace: Mapping[str, Any]) -> RunContext:
 def table(rows: dict[str, dict[str, Any]], digits: int = 3) -> Markdown:
     """{row: {column: value}} shown as a markdown table in the notebook."""
     return Markdown(markdown_table(rows, digits))
+
+
+def explorer(function: Callable[..., None], **controls: "widgets.ValueWidget") -> None:
+    """`function` drawn once at the controls' values (the picture an executed or static copy keeps), then the
+    controls, which redraw it live in Jupyter. A static copy shows a note instead of the widget's text."""
+    import ipywidgets as widgets
+
+    function(**{name: control.value for name, control in controls.items()})
+    bundle = widgets.interactive(function, **controls)._repr_mimebundle_()
+    bundle["text/plain"] = "(the controls of this explorer appear when the notebook runs in Jupyter)"
+    display(bundle, raw=True)
 
 
 def show_source(function: Any) -> Markdown:

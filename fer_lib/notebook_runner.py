@@ -8,6 +8,7 @@ prepare_notebooks writes copies with the profile injected into the parameters ce
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,7 @@ def run_notebooks(profile: str, parameters: dict[str, Any] | None = None, names:
     run_root = runs_dir() / profile
     out_dir = run_root / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["TQDM_DISABLE"] = "1"   # the kernels inherit it: an executed copy keeps no frozen progress bars
     runs = []
     for source in notebook_paths():
         if names and not any(source.stem.startswith(n) for n in names):

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from fer_lib.eval.compare import compare_paired, rank_with_ties, zero_recall_classes
+from fer_lib.eval.compare import compare_paired, compare_unpaired, rank_with_ties, zero_recall_classes
 from fer_lib.report import markdown_table, metric_slug
 
 
@@ -73,3 +73,10 @@ def test_markdown_table_rounds_floats_and_leaves_missing_cells_empty() -> None:
 def test_metric_slug_lowercases_and_collapses_punctuation() -> None:
     assert metric_slug("MAE (face)", "fine-tune acc") == "mae_face_fine_tune_acc"
     assert metric_slug("10-NN acc") == "10_nn_acc"
+
+
+def test_an_unpaired_comparison_adds_the_two_sampling_variances() -> None:
+    shifted = compare_unpaired(np.array([1, 1, 1, 0]), np.array([1, 0, 0, 0, 1, 0]), "test", "grayscale")
+    expected = np.sqrt(np.var([1, 1, 1, 0], ddof=1) / 4 + np.var([1, 0, 0, 0, 1, 0], ddof=1) / 6)
+    assert shifted.gap == pytest.approx(0.75 - 1 / 3) and shifted.standard_error == pytest.approx(expected)
+    assert not shifted.paired and "2 standard errors" in shifted.sentence("accuracy")

@@ -51,6 +51,6 @@ def test_finish_records_the_metrics_where_the_report_finds_them(capsys: pytest.C
 
     run = start("00_test", {"profile": "smoke"})
     assert run.finish({"accuracy": 0.5}) is None
-    assert "accuracy  0.5000" in capsys.readouterr().out
+    assert f"recorded 1 measured numbers in {run.folder / 'metrics.json'}" in capsys.readouterr().out
     assert json.loads((run.folder / "metrics.json").read_text()) == {"accuracy": 0.5}
     assert latest_notebook_folder(Path(run.folder).parent, "00_test") == run.folder

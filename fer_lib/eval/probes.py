@@ -1,12 +1,14 @@
 """Probes on frozen features: a linear probe (logistic regression) and a weighted k-NN classifier."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -19,7 +21,8 @@ class ProbeResult:
     """The C chosen on validation, the validation accuracy of every C, and the test report at the chosen C.
 
     classifier: the fitted StandardScaler + LogisticRegression; `classifier.decision_function(features)`
-    gives (N, K) logits for other feature sets (e.g. cross-dataset transfer).
+    gives (N, K) logits for other feature sets (e.g. cross-dataset transfer). unconverged_c: the Cs whose
+    solver stopped at max_iter before converging (recorded here instead of printed as warnings).
     """
 
     c: float
@@ -27,25 +30,32 @@ class ProbeResult:
     val_accuracy_per_c: dict[float, float]
     test: ClassificationReport
     classifier: Pipeline
+    unconverged_c: tuple[float, ...] = ()
 
 
 def linear_probe(train_features: ArrayLike, train_labels: ArrayLike, val_features: ArrayLike,
                  val_labels: ArrayLike, test_features: ArrayLike, test_labels: ArrayLike,
                  class_names: Sequence[str], c_grid: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0, 10.0),
-                 max_iter: int = 500) -> ProbeResult:
+                 max_iter: int = 2000) -> ProbeResult:
     """Standardised multinomial logistic regression on frozen features (N, D); C picked on validation only.
 
     For each inverse regularisation strength C in `c_grid` a probe is fitted on train and scored on val;
     the best C (the smallest on ties) is the only one ever applied to test.
     """
-    probes = {c: make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=max_iter))
-              .fit(as_numpy(train_features), as_numpy(train_labels)) for c in sorted(c_grid)}
+    probes, unconverged = {}, []
+    for c in sorted(c_grid):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            probes[c] = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=max_iter)).fit(
+                as_numpy(train_features), as_numpy(train_labels))
+        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+            unconverged.append(c)
     val_accuracy = {c: float(probe.score(as_numpy(val_features), as_numpy(val_labels))) for c, probe in probes.items()}
     best_c = max(val_accuracy, key=lambda c: (val_accuracy[c], -c))
     test_preds = probes[best_c].predict(as_numpy(test_features))
     return ProbeResult(c=best_c, val_accuracy=val_accuracy[best_c], val_accuracy_per_c=val_accuracy,
                        test=classification_report(test_preds, test_labels, class_names),
-                       classifier=probes[best_c])
+                       classifier=probes[best_c], unconverged_c=tuple(unconverged))
 
 
 @torch.no_grad()

@@ -43,8 +43,10 @@ class ProbeSummary:
     labels: dict[str, torch.Tensor]
 
     def summary(self) -> str:
+        unconverged = (f"; the solver stopped before converging at C = {', '.join(f'{c:g}' for c in self.linear.unconverged_c)}"
+                       if self.linear.unconverged_c else "")
         return (f"{self.label}: linear probe test acc {self.linear.test.accuracy:.4f} (C={self.linear.c:g} "
-                f"chosen on val, val acc {self.linear.val_accuracy:.4f}), {self.knn_k}-NN test acc "
+                f"chosen on val, val acc {self.linear.val_accuracy:.4f}{unconverged}), {self.knn_k}-NN test acc "
                 f"{self.knn.accuracy:.4f}")
 
 
