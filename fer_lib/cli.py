@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="scratch, mae:face or mae:general (the MAE that `pretrain-mae` made with the same "
                                "settings), or a checkpoint path")
     _add_config_flags(finetune)
+
+    zoo = commands.add_parser("zoo", help="build or list the checkpoint zoo (zoo/, pre-trained MAEs)")
+    zoo.add_argument("action", choices=("build", "list"), help="build: run each entry's command and store its MAE; "
+                                                               "list: each entry and whether its file verifies")
+    zoo.add_argument("names", nargs="*", help="entries (default: all)")
     return parser
 
 
@@ -88,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         for path in prepare_notebooks(args.profile, args.out):
             print(path)
         return 0
+    if args.command == "zoo":
+        from fer_lib.zoo import zoo_command
+        return zoo_command(args.action, args.names)
     cfg = _config(args)
     from fer_lib.engine.devices import apply_threads
     apply_threads(cfg.engine.threads)

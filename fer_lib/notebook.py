@@ -20,6 +20,7 @@ from IPython.display import Markdown, display
 
 from fer_lib.config import FLAT_NAMES, RunConfig, make_config, result_identity
 from fer_lib.engine.devices import apply_threads, resolve_device
+from fer_lib.eval.claims import Claim
 from fer_lib.report import markdown_table, write_json_atomic
 from fer_lib.runs import open_run
 
@@ -36,6 +37,7 @@ class RunContext:
     cfg: RunConfig
     device: torch.device
     folder: Path
+    claims: list[Claim] = dataclasses.field(default_factory=list)
 
     def save_figure(self, figure: "matplotlib.figure.Figure", name: str) -> Path:
         """Save a key figure as <folder>/figures/<name>.png; the run report embeds it."""
@@ -44,9 +46,16 @@ class RunContext:
         figure.savefig(path, dpi=110, bbox_inches="tight")
         return path
 
+    def claim(self, claim: Claim) -> None:
+        """Print a paper's claim with its measured verdict; `finish` records it for the report's claims table."""
+        self.claims.append(claim)
+        print(f"- {claim.sentence()}")
+
     def finish(self, metrics: dict[str, Any]) -> None:
-        """Record the measured metrics for the report (<folder>/metrics.json); say where, not all of them again."""
+        """Record the measured metrics (<folder>/metrics.json) and claims (claims.json) for the report; say where,
+        not all of them again."""
         write_json_atomic(self.folder / "metrics.json", metrics)
+        write_json_atomic(self.folder / "claims.json", [claim.record() for claim in self.claims])
         print(f"recorded {len(metrics)} measured numbers in {self.folder / 'metrics.json'} (the run report lists them)")
 
 

@@ -80,24 +80,41 @@ def latest_notebook_folder(run_root: Path, notebook: str) -> Path | None:
     return run_root / max(runs, key=lambda name: runs[name]["used"])
 
 
+def claim_text(record: dict) -> str:
+    """A recorded claim's sentence, with its minimum gap when it has one."""
+    return record["claim"] + (f" by at least {100 * record['min_gap']:.0f} points" if record["min_gap"] else "")
+
+
 def write_report(run_root: Path, profile: str, runs: list[NotebookRun]) -> Path:
-    """runs/<profile>/report.md: one section per notebook with status, time, metrics and figures."""
+    """runs/<profile>/report.md: the notebooks' status and time, then every claim with its verdict, then the key
+    figures, and the measured numbers of each notebook last."""
     lines = [f"# fer-ssl run report: profile `{profile}`", "",
              f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by `make run` (fer_lib.notebook_runner).", "",
              "| notebook | status | minutes |", "|---|---|---|"]
     lines += [f"| [{r.name}](notebooks/{r.output.name}) | {r.status} | {r.seconds / 60:.1f} |" for r in runs]
+    folders = {run.name: latest_notebook_folder(run_root, run.name) for run in runs}
+    claims = [(name, claim) for name, folder in folders.items() if folder is not None and (folder / "claims.json").is_file()
+              for claim in json.loads((folder / "claims.json").read_text())]
+    lines += ["", "## Claims and what this run measured", "",
+              "Effect: accuracy of the first model minus the second on the same test images, with two paired standard "
+              "errors as the noise level. One seed: the claims benchmark (`benchmarks/bench_claims.py`) repeats them "
+              "over seeds.", "", "| notebook | claim | effect (points) | 2 SE | verdict |", "|---|---|---|---|---|"]
+    lines += [f"| {name} | {claim_text(c)} | {100 * c['effect']:+.1f} | {200 * c['standard_error']:.1f} | "
+              f"{c['verdict']} |" for name, c in claims] or ["| | no claims recorded | | | |"]
+    lines += ["", "## Key figures"]
+    for name, folder in folders.items():
+        for figure in sorted(folder.glob("figures/*.png")) if folder is not None else []:
+            lines += ["", f"![{name}: {figure.stem}]({folder.name}/figures/{figure.name})"]
+    lines += ["", "## Measured numbers"]
     for run in runs:
-        lines += ["", f"## {run.name}", ""]
-        folder = latest_notebook_folder(run_root, run.name)
-        metrics_path = None if folder is None else folder / "metrics.json"
+        lines += ["", f"### {run.name}", ""]
+        metrics_path = None if folders[run.name] is None else folders[run.name] / "metrics.json"
         if metrics_path is not None and metrics_path.is_file():
             metrics = json.loads(metrics_path.read_text())
             lines += ["| metric | value |", "|---|---|"]
             lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()]
         else:
             lines.append("No metrics recorded (the notebook did not reach its closing cell).")
-        for figure in sorted(folder.glob("figures/*.png")) if folder is not None else []:
-            lines += ["", f"![{figure.stem}]({folder.name}/figures/{figure.name})"]
     report = run_root / "report.md"
     report.write_text("\n".join(lines) + "\n")
     return report

@@ -80,3 +80,26 @@ def test_an_unpaired_comparison_adds_the_two_sampling_variances() -> None:
     expected = np.sqrt(np.var([1, 1, 1, 0], ddof=1) / 4 + np.var([1, 0, 0, 0, 1, 0], ddof=1) / 6)
     assert shifted.gap == pytest.approx(0.75 - 1 / 3) and shifted.standard_error == pytest.approx(expected)
     assert not shifted.paired and "2 standard errors" in shifted.sentence("accuracy")
+
+
+def test_a_claim_holds_only_beyond_the_noise_and_its_minimum_gap() -> None:
+    from fer_lib.eval.claims import Claim
+
+    clear = compare_paired(correct_on(range(60)), correct_on(range(30)), "face MAE", "scratch")   # +30 points
+    assert Claim("k", "faces help", clear).verdict == "holds"
+    assert Claim("k", "faces help a lot", clear, min_gap=0.4).verdict == "does not hold"
+    assert Claim("k", "faces help", compare_paired(correct_on(range(30)), correct_on(range(60)), "a", "b")).verdict == \
+        "does not hold"
+    tie = compare_paired(correct_on(range(50)), correct_on(range(1, 51)), "a", "b")
+    assert Claim("k", "a helps", tie).verdict == "not resolved (within noise)"
+    assert Claim("k", "faces help", clear).record()["effect"] == pytest.approx(0.3)
+
+
+def test_notebook_03_claims_cover_both_maes_and_the_probe() -> None:
+    from fer_lib.eval.claims import initialisation_claims
+
+    correct = {name: correct_on(range(k)) for name, k in (("scratch", 40), ("MAE (general)", 45), ("MAE (face)", 70))}
+    claims = initialisation_claims(correct, correct, correct_on(range(40)), suffix=", 10% labels")
+    assert [claim.key for claim in claims] == ["face_mae_beats_scratch_10_labels", "general_mae_beats_scratch_10_labels",
+                                               "face_mae_beats_general_mae_10_labels", "face_mae_probe_beats_majority_10_labels"]
+    assert [claim.verdict for claim in claims] == ["holds", "holds", "holds", "holds"]

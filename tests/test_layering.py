@@ -6,9 +6,9 @@ from pathlib import Path
 import fer_lib
 
 PACKAGE = Path(fer_lib.__file__).parent
-# Each layer may import itself, the layers before it and the shared helpers (paths, report).
+# Each layer may import itself, the layers before it and the shared helpers (paths, progress, report).
 LAYERS = ["data", "models", "methods", "engine", "eval", "viz"]
-HELPERS = {"fer_lib.paths", "fer_lib.report"}
+HELPERS = {"fer_lib.paths", "fer_lib.progress", "fer_lib.report"}
 
 
 def fer_lib_imports(path: Path) -> set[str]:

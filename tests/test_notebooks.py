@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -13,7 +14,7 @@ from fer_lib.notebook_runner import latest_notebook_folder, notebook_paths, run_
 
 NOTEBOOKS = notebook_paths()
 # Parameters that are not run settings but choices of one notebook (documented in its parameters cell).
-NOTEBOOK_ONLY_PARAMETERS = {"init_checkpoint"}
+NOTEBOOK_ONLY_PARAMETERS = {"init_checkpoint", "use_zoo"}
 
 
 def test_there_are_numbered_notebooks() -> None:
@@ -51,6 +52,65 @@ def test_notebook_opens_with_a_story_and_closes_by_recording_what_it_measured(pa
     assert notebook.cells[-2].cell_type == "markdown"
 
 
+SELECTING_CALLS = {"max", "min", "sorted", "argmax", "argmin"}
+
+
+def selects_on_test(call: ast.Call, code: str) -> bool:
+    """Whether `call` picks among candidates by something that mentions the test split: max / min / sorted with a
+    key, or over one collection, and argmax / argmin over a whole array (not per row: no dim / axis)."""
+    name = getattr(call.func, "id", getattr(call.func, "attr", ""))
+    if name not in SELECTING_CALLS:
+        return False
+    keywords = {keyword.arg: keyword.value for keyword in call.keywords}
+    if name in ("argmax", "argmin"):
+        judged = [] if {"dim", "axis"} & set(keywords) else [call]
+    else:
+        judged = [keywords["key"]] if "key" in keywords else call.args if len(call.args) == 1 else []
+    return any(re.search(r"\btest", ast.get_source_segment(code, node) or "") for node in judged)
+
+
+def test_selection_calls_never_read_the_test_split() -> None:
+    """A choice (the best model, the best C, the best epoch) is made on validation: no max / min / sorted /
+    argmax in a notebook picks by something that mentions the test split."""
+    offences = []
+    for path in NOTEBOOKS:
+        code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        code = code.replace("%matplotlib inline", "")
+        offences += [f"{path.name}: {ast.get_source_segment(code, node)[:120]}" for node in ast.walk(ast.parse(code))
+                     if isinstance(node, ast.Call) and selects_on_test(node, code)]
+    assert not offences, "selection on the test split:\n" + "\n".join(offences)
+
+
+def test_the_selection_check_catches_a_choice_made_on_test() -> None:
+    code = "best = max(probes, key=lambda name: probes[name].test.accuracy)\nsize = min(256, len(splits.test))\n"
+    calls = [node for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Call)]
+    assert [selects_on_test(call, code) for call in calls if getattr(call.func, "id", "") in ("max", "min")] == [True, False]
+
+
+def executed_output_problems(path: Path) -> list[str]:
+    """Warnings, frozen progress bars and widget text left in an executed notebook's outputs."""
+    problems = []
+    for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+            if output.get("name") == "stderr" and re.search(r"warn", text, re.IGNORECASE):
+                problems.append(f"{path.name} cell {index}: a warning: {text.strip()[:160]}")
+            if re.search(r"\d+%\|", text):
+                problems.append(f"{path.name} cell {index}: a frozen progress bar: {text.strip()[:160]}")
+            if "interactive(children=" in text:
+                problems.append(f"{path.name} cell {index}: widget text instead of a picture")
+    return problems
+
+
+def test_the_output_scan_finds_warnings_progress_bars_and_widget_text(tmp_path: Path) -> None:
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[
+        nbformat.v4.new_output("stream", name="stderr", text="ConvergenceWarning: lbfgs failed"),
+        nbformat.v4.new_output("stream", name="stderr", text="epoch 1/5:   0%|          | 0/62"),
+        nbformat.v4.new_output("display_data", data={"text/plain": "interactive(children=(IntSlider(value=0),))"})])])
+    nbformat.write(notebook, tmp_path / "dirty.ipynb")
+    assert len(executed_output_problems(tmp_path / "dirty.ipynb")) == 3
+
+
 @pytest.mark.slow
 def test_make_run_machinery_executes_every_notebook_at_smoke_and_writes_the_report() -> None:
     runs, report = run_notebooks("smoke")
@@ -62,3 +122,4 @@ def test_make_run_machinery_executes_every_notebook_at_smoke_and_writes_the_repo
         assert run.output.is_file()
         metrics = json.loads((latest_notebook_folder(report.parent, run.name) / "metrics.json").read_text())
         assert metrics and f"## {run.name}" in text
+        assert not executed_output_problems(run.output)

@@ -7,10 +7,12 @@ import torch
 from fer_lib.data.base import FaceDataset
 from fer_lib.data.synthfer import LANDMARK_NAMES
 from fer_lib.data.transforms import eval_transform
-from fer_lib.eval.reconstruction import (held_out_reconstruction_loss, masked_error_maps, masking_rng,
-                                         prediction_in_pixels, reconstruct, region_errors)
+from fer_lib.eval.reconstruction import (compare_errors, held_out_reconstruction_loss, masked_error_maps,
+                                         masking_rng, prediction_in_pixels, reconstruct, reconstruction_losses,
+                                         region_errors)
 from fer_lib.models.mae import MaskedAutoencoderViT, build_mae
-from fer_lib.viz.reconstruction import error_maps, mask_ratio_grid, masking_steps, reconstruction_rows
+from fer_lib.viz.reconstruction import (error_maps, mask_ratio_grid, masking_steps, reconstruction_rows,
+                                       region_error_bars)
 
 matplotlib.use("Agg")
 
@@ -94,6 +96,30 @@ def test_held_out_loss_is_the_models_own_loss_pooled_over_batches() -> None:
     assert held_out_reconstruction_loss(mae, faces, 0.75, batch_size=4, seed=3) == pytest.approx(float(expected))
 
 
+def test_per_image_losses_are_each_images_removed_patch_error_and_average_to_the_held_out_loss() -> None:
+    mae, faces = smoke_mae(), random_faces(6)
+    losses = reconstruction_losses(mae, faces, 0.75, batch_size=4, seed=3)
+    single = reconstruct(mae, normalised(faces), 0.75, seed=3)            # one batch: the same masks as batch 1
+    expected = (single.per_patch_error * single.mask).sum(dim=(1, 2)) / single.mask.sum(dim=(1, 2))
+    assert losses.shape == (6,)
+    torch.testing.assert_close(losses[:4], expected[:4])
+    assert float(losses.mean()) == pytest.approx(held_out_reconstruction_loss(mae, faces, 0.75, batch_size=4, seed=3))
+
+
+def test_an_error_gap_is_the_mean_per_image_difference_with_its_paired_standard_error() -> None:
+    errors_b = np.array([1.0, 2.0, 3.0, 4.0])
+    improvement = np.array([0.5, 0.7, 0.5, 0.7])
+    gap = compare_errors(errors_b - improvement, errors_b, "face MAE", "general MAE")
+    assert gap.gap == pytest.approx(-0.6) and gap.standard_error == pytest.approx(improvement.std(ddof=1) / 2)
+    assert gap.significant
+    assert gap.sentence("on faces").startswith("face MAE errs less than general MAE on faces: 1.900 vs 2.500")
+
+
+def test_an_error_gap_within_two_standard_errors_is_within_noise_and_nan_images_are_left_out() -> None:
+    gap = compare_errors([1.0, 2.0, np.nan, 3.0], [1.5, 1.5, 0.0, 3.1], "a", "b")
+    assert gap.n == 3 and not gap.significant and gap.verdict == "is within noise of"
+
+
 def test_held_out_loss_refuses_a_mask_ratio_that_removes_nothing() -> None:
     with pytest.raises(ValueError, match="removes none"):
         held_out_reconstruction_loss(smoke_mae(), random_faces(2), mask_ratio=0.0)
@@ -132,6 +158,22 @@ def test_a_uniform_error_map_gives_every_region_relative_error_one() -> None:
     assert [error.relative_error for error in errors.values()] == pytest.approx([1.0] * 4)
 
 
+def test_a_uniform_error_map_gives_every_region_that_error_in_absolute_terms() -> None:
+    errors = region_errors(np.full((2, 4, 4), 0.3), frontal_landmarks(2), LANDMARK_NAMES, (SIZE, SIZE))
+    for error in errors.values():
+        assert error.error == pytest.approx(0.3)
+        assert error.image_errors == pytest.approx([0.3, 0.3])
+
+
+def test_a_model_twice_as_bad_everywhere_has_twice_the_absolute_error_and_the_same_relative_error() -> None:
+    better = np.random.default_rng(0).uniform(0.1, 1.0, (3, 8, 8))
+    good, bad = (region_errors(maps, frontal_landmarks(3), LANDMARK_NAMES, (SIZE, SIZE))
+                 for maps in (better, 2 * better))
+    for region in good:
+        assert bad[region].error == pytest.approx(2 * good[region].error)
+        assert bad[region].relative_error == pytest.approx(good[region].relative_error)
+
+
 def test_masking_keeps_the_patches_with_the_smallest_noise_drawn_under_the_same_seed() -> None:
     mae, image = smoke_mae(), normalised(random_faces(1))
     with masking_rng(0):
@@ -150,3 +192,14 @@ def test_figures_have_a_panel_per_image_and_step() -> None:
     assert len(masking_steps(images[0], noise, ratios[2].mask[0], PATCH).axes) == 3
     maps = {"face MAE": ratios[2].per_patch_error[0], "general MAE": ratios[3].per_patch_error[0]}
     assert len(error_maps(images[0], maps).axes) == 1 + 2 + 1                # image, two maps, colour bar
+
+
+def test_region_chart_shows_absolute_errors_left_and_relative_errors_right_in_a_fixed_region_order() -> None:
+    maps = np.random.default_rng(0).uniform(0.1, 1.0, (3, 8, 8))
+    errors = {name: region_errors(scale * maps, frontal_landmarks(3), LANDMARK_NAMES, (SIZE, SIZE))
+              for name, scale in (("face MAE", 1.0), ("general MAE", 2.0))}
+    left, right = region_error_bars(errors).axes
+    assert [label.get_text() for label in left.get_xticklabels()] == ["eyes", "brows", "nose", "mouth"]
+    heights = [bar.get_height() for bar in left.patches]                       # face MAE's bars, then general's
+    assert heights[4:] == pytest.approx([2 * height for height in heights[:4]])
+    assert [line.get_ydata()[0] for line in right.get_lines()] == [1.0]

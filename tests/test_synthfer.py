@@ -174,3 +174,15 @@ def test_lab_scenes_keep_faces_in_place_on_a_plain_background_and_wild_scenes_do
 def test_an_unknown_scene_style_is_named_in_the_error() -> None:
     with pytest.raises(ValueError, match="'studio'"):
         SynthFERSpec(scenes="studio")
+
+
+def test_a_label_fraction_keeps_that_share_of_every_class_and_at_least_one() -> None:
+    from fer_lib.data.registry import label_subset
+
+    labels = np.array([0] * 50 + [1] * 30 + [2] * 3)
+    kept = label_subset(labels, 0.1, seed=0)
+    assert [int(np.sum(labels[kept] == c)) for c in (0, 1, 2)] == [5, 3, 1]
+    assert np.array_equal(kept, label_subset(labels, 0.1, seed=0)) and not np.array_equal(kept, label_subset(labels, 0.1, seed=1))
+    full = load_splits(small_data())
+    tenth = load_splits(small_data(label_fraction=0.1))
+    assert len(tenth.train) < len(full.train) / 5 and len(tenth.test) == len(full.test)

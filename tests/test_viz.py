@@ -84,6 +84,14 @@ def test_comparison_bars_from_a_methods_by_metrics_table() -> None:
     assert [label.get_text() for label in fig.axes[0].get_xticklabels()] == list(table)
 
 
+def test_comparison_bars_print_each_value_and_label_a_reference_line() -> None:
+    table = {"pixel logreg": {"test accuracy": 0.523}, "small CNN": {"test accuracy": 0.68}}
+    ax = comparison_bars(table, references={"majority class": 0.383}, digits=3).axes[0]
+    assert {text.get_text() for text in ax.texts} == {"0.523", "0.680"}
+    assert [line.get_ydata()[0] for line in ax.get_lines()] == [0.383]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["majority class (0.383)"]
+
+
 def test_embedding_scatter_by_class_and_by_identity() -> None:
     embedding = RNG.normal(size=(10, 2))
     assert len(embedding_scatter(embedding, LABELS, EMOTIONS_7).axes) == 1

@@ -10,14 +10,32 @@ REAL_DATASETS = ("fer2013", "ferplus", "rafdb", "affectnet", "affectnet8", "ckpl
 
 
 def load_splits(data: DataSpec) -> DatasetSplits:
-    """Labeled train / val / test splits of `data.dataset` at `data.image_size` (no transforms attached)."""
+    """Labeled train / val / test splits of `data.dataset` at `data.image_size` (no transforms attached); with
+    `data.label_fraction` < 1 the training split keeps only that share of each class (`label_subset`)."""
     if data.dataset == "synthfer":
         from fer_lib.data.synthfer import load_synthfer_splits
-        return load_synthfer_splits(data)
-    if data.dataset in REAL_DATASETS:
+        splits = load_synthfer_splits(data)
+    elif data.dataset in REAL_DATASETS:
         from fer_lib.data.real import load_real_splits
-        return load_real_splits(data.dataset, data.data_root, image_size=data.image_size, **data.data_options)
-    raise ValueError(f"unknown dataset {data.dataset!r}; choose synthfer or one of {REAL_DATASETS}")
+        splits = load_real_splits(data.dataset, data.data_root, image_size=data.image_size, **data.data_options)
+    else:
+        raise ValueError(f"unknown dataset {data.dataset!r}; choose synthfer or one of {REAL_DATASETS}")
+    if data.label_fraction < 1.0:
+        kept = label_subset(splits.train.labels, data.label_fraction, data.data_seed)
+        splits = DatasetSplits(splits.train.subset(kept, f"{splits.train.name}-{data.label_fraction:g}"),
+                               splits.val, splits.test)
+    return splits
+
+
+def label_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Sorted indices of max(1, round(fraction * n_c)) images of every class c, drawn with `seed` (SSFER's rule:
+    every class keeps at least one labeled image)."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"label_fraction must be in (0, 1], got {fraction}")
+    rng = np.random.default_rng(seed)
+    kept = [rng.choice(np.flatnonzero(labels == c), max(1, round(fraction * np.sum(labels == c))), replace=False)
+            for c in np.unique(labels[labels != UNLABELED])]
+    return np.sort(np.concatenate(kept))
 
 
 def load_pretrain_corpus(data: DataSpec, domain: str) -> FaceDataset:

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from fer_lib.data.base import EMOTIONS_7, UNLABELED, DatasetSplits, FaceDataset
 from fer_lib.data.cache import cache_exists, load_cache, save_cache
@@ -36,6 +35,7 @@ from fer_lib.data.synthfer_render import (AU_DESCRIPTIONS, AU_NAMES, LANDMARK_NA
                                           drift_scenes, face_geometry, frontal_scenes, lab_scenes,
                                           render_faces, sample_appearance, sample_scenes, to_uint8)
 from fer_lib.paths import cache_dir
+from fer_lib.progress import progress
 
 if TYPE_CHECKING:
     from fer_lib.data.spec import DataSpec
@@ -201,7 +201,7 @@ def render_dataset(spec: SynthFERSpec, app: Appearance, au: np.ndarray, scenes: 
     size, n = spec.image_size, len(au)
     images = np.empty((n, size, size, spec.channels), np.uint8)
     sub_batch = max(1, _SUB_BATCH_PIXELS // size ** 2)
-    with tqdm(total=n, desc=f"SynthFER {name}", unit="img") as progress:
+    with progress(total=n, desc=f"SynthFER {name}", unit="img") as bar:
         for start in range(0, n, _CHUNK):
             # One float buffer per chunk, freed after conversion: besides bounding memory, freeing a block this
             # large makes glibc keep the sub-batches' scratch memory instead of returning it to the OS (page
@@ -211,7 +211,7 @@ def render_dataset(spec: SynthFERSpec, app: Appearance, au: np.ndarray, scenes: 
                 idx = np.arange(start + offset, min(start + offset + sub_batch, start + len(chunk)))
                 chunk[offset:offset + len(idx)] = render_faces(app.take(idx), au[idx], scenes.take(idx), size, rng)
             images[start:start + len(chunk)] = to_uint8(chunk, spec.channels)
-            progress.update(len(chunk))
+            bar.update(len(chunk))
     landmarks, boxes = face_geometry(app, au, scenes, size)
     return images, landmarks, boxes
 
@@ -345,7 +345,7 @@ def _generate_general(spec: SynthFERSpec, n: int) -> FaceDataset:
     rng = _rng(spec, "general")
     kinds = rng.integers(0, len(GENERAL_KINDS), n)
     images = np.empty((n, spec.image_size, spec.image_size, spec.channels), np.uint8)
-    for start in tqdm(range(0, n, _CHUNK), desc="general images", unit="chunk"):
+    for start in progress(range(0, n, _CHUNK), desc="general images", unit="chunk"):
         part = kinds[start:start + _CHUNK]
         images[start:start + len(part)] = to_uint8(render_general_images(rng, part, spec.image_size), spec.channels)
     return FaceDataset(images=images, labels=kinds, class_names=GENERAL_KINDS, name="general-images")

@@ -23,7 +23,6 @@ from timm.utils import ModelEmaV3
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from fer_lib.data.requests import SampleRequest
 from fer_lib.engine.checkpoint import rng_state, save_atomic, set_rng_state
@@ -35,6 +34,7 @@ from fer_lib.engine.seeding import seed_everything
 from fer_lib.models.checkpoints import CheckpointError, load_weights, read_checkpoint
 from fer_lib.methods.base import LossOutput, Method, StepContext
 from fer_lib.report import write_json_atomic
+from fer_lib.progress import progress
 
 Evaluate = Callable[[nn.Module], dict[str, float]]
 BatchTransform = Callable[[dict[str, Any]], dict[str, Any]]
@@ -255,7 +255,7 @@ def fit(model: nn.Module, method: Method, data: Dataset | Mapping[str, Dataset],
         if start_batch and state.get("meter"):
             meter.sums, meter.count = dict(state["meter"]["sums"]), state["meter"]["count"]
         model.train()
-        progress = tqdm(total=steps_per_epoch, initial=start_batch, desc=f"epoch {epoch + 1}/{settings.epochs}",
+        bar = progress(total=steps_per_epoch, initial=start_batch, desc=f"epoch {epoch + 1}/{settings.epochs}",
                         disable=not context.is_main, leave=False)
         for batch_index in range(start_batch, steps_per_epoch):
             scheduler.step_update(global_step)
@@ -287,15 +287,15 @@ def fit(model: nn.Module, method: Method, data: Dataset | Mapping[str, Dataset],
             global_step += 1
             if ema is not None:
                 ema.update(model, step=global_step)
-            progress.update(1)
-            progress.set_postfix(loss=f"{output.loss.item():.4f}", refresh=False)
+            bar.update(1)
+            bar.set_postfix(loss=f"{output.loss.item():.4f}", refresh=False)
             if settings.checkpoint_every_steps and global_step % settings.checkpoint_every_steps == 0:
                 save(checkpoint_path, epoch, batch_index + 1)
             if on_step is not None:
                 on_step(global_step)
         for stream in batches.values():
             stream.close()
-        progress.close()
+        bar.close()
         seconds = time.perf_counter() - started
         record = {"epoch": epoch + 1, "step": global_step, "lr": optimizer.param_groups[0]["lr"],
                   "epoch_seconds": seconds,

@@ -1,4 +1,5 @@
-"""What a masked autoencoder reconstructs: images for display, held-out loss, and error per facial region.
+"""What a masked autoencoder reconstructs: images for display, held-out loss (pooled and per image), error per
+facial region, and the paired comparison of two models' errors.
 
 All functions run the MAE without gradients in eval mode (its mode is restored after) and draw the random
 mask under a fixed seed (`masking_rng`), so a figure, a loss or an error map is reproducible and two
@@ -8,15 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from fer_lib.data.base import FaceDataset
 from fer_lib.data.transforms import eval_transform
-from fer_lib.eval.metrics import ArrayLike
+from fer_lib.eval.compare import compare_paired
+from fer_lib.eval.metrics import ArrayLike, as_numpy
 from fer_lib.eval.regions import region_mass, region_masks
 from fer_lib.models.mae import MaskedAutoencoderViT
 
@@ -134,22 +138,71 @@ def _image_batches(mae: MaskedAutoencoderViT, dataset: FaceDataset, batch_size: 
         yield batch["image"].to(device)
 
 
+def reconstruction_losses(mae: MaskedAutoencoderViT, dataset: FaceDataset, mask_ratio: float,
+                          batch_size: int = 256, seed: int = 0) -> torch.Tensor:
+    """Each image's MAE loss (N,): the mean squared error of its removed patches, l_n = sum_i m_ni e_ni / sum_i m_ni,
+    with e_ni the per-patch MSE against the model's target and m_ni = 1 for removed patches.
+
+    Masks are drawn once from `seed`, batch after batch, so two models scored with the same seed see the same masks
+    and their per-image losses pair up (a paired standard error of their difference).
+    """
+    _check_removes_patches(mae, mask_ratio)
+    losses = []
+    with _evaluating(mae) as device, masking_rng(seed, device):
+        for images in _image_batches(mae, dataset, batch_size, device):
+            _, mask, error = _masked_pass(mae, images, mask_ratio)
+            losses.append(((error * mask).sum(dim=1) / mask.sum(dim=1)).cpu())
+    return torch.cat(losses)
+
+
 def held_out_reconstruction_loss(mae: MaskedAutoencoderViT, dataset: FaceDataset, mask_ratio: float,
                                  batch_size: int = 256, seed: int = 0) -> float:
     """The MAE loss on a held-out set: mean squared error of every removed patch of every image.
 
-    L = sum_{n,i} m_ni e_ni / sum_{n,i} m_ni, with e_ni the per-patch MSE against the model's target and
-    m_ni = 1 for removed patches: the training loss of `forward`, pooled over all batches. Masks are drawn
-    once from `seed`, batch after batch, so two models scored with the same seed see the same masks.
+    L = sum_{n,i} m_ni e_ni / sum_{n,i} m_ni: the training loss of `forward`, pooled over all batches. Every image
+    has the same number of removed patches, so L is the mean of `reconstruction_losses` (the same masks).
     """
-    _check_removes_patches(mae, mask_ratio)
-    total, removed = 0.0, 0.0
-    with _evaluating(mae) as device, masking_rng(seed, device):
-        for images in _image_batches(mae, dataset, batch_size, device):
-            _, mask, error = _masked_pass(mae, images, mask_ratio)
-            total += float((error * mask).sum())
-            removed += float(mask.sum())
-    return total / removed
+    return float(reconstruction_losses(mae, dataset, mask_ratio, batch_size, seed).mean())
+
+
+@dataclass(frozen=True)
+class ErrorGap:
+    """Mean error of a minus that of b on the same images (and masks), with the paired standard error of the gap
+    (std(ddof=1) / sqrt(n) of the per-image differences); lower errors are better. A gap beyond 2 standard errors
+    either way is significant."""
+
+    name_a: str
+    name_b: str
+    error_a: float
+    error_b: float
+    gap: float
+    standard_error: float
+    n: int
+
+    @property
+    def significant(self) -> bool:
+        return abs(self.gap) > 2 * self.standard_error
+
+    @property
+    def verdict(self) -> str:
+        """'errs less than', 'errs more than' or 'is within noise of': a's relation to b."""
+        return "is within noise of" if not self.significant else "errs less than" if self.gap < 0 else "errs more than"
+
+    def sentence(self, what: str) -> str:
+        """E.g. 'face MAE errs less than general MAE on held-out faces: 0.304 vs 0.687 (ratio 0.44, gap -0.383,
+        2 paired standard errors = 0.012).'"""
+        ratio = self.error_a / self.error_b if self.error_b > 0 else math.nan
+        return (f"{self.name_a} {self.verdict} {self.name_b} {what}: {self.error_a:.3f} vs {self.error_b:.3f} "
+                f"(ratio {ratio:.2f}, gap {self.gap:+.3f}, 2 paired standard errors = {2 * self.standard_error:.3f}).")
+
+
+def compare_errors(errors_a: ArrayLike, errors_b: ArrayLike, name_a: str, name_b: str) -> ErrorGap:
+    """Compare two models from their per-image errors (N,) on the same N images and masks
+    (`reconstruction_losses`, `RegionError.image_errors`); images where either error is NaN are left out."""
+    errors_a, errors_b = as_numpy(errors_a).astype(np.float64), as_numpy(errors_b).astype(np.float64)
+    both = np.isfinite(errors_a) & np.isfinite(errors_b)
+    paired = compare_paired(errors_a[both], errors_b[both], name_a, name_b)    # the same statistics as accuracies
+    return ErrorGap(name_a, name_b, paired.accuracy_a, paired.accuracy_b, paired.gap, paired.standard_error, paired.n)
 
 
 def masked_error_maps(mae: MaskedAutoencoderViT, dataset: FaceDataset, mask_ratio: float, passes: int = 4,
@@ -177,30 +230,54 @@ def masked_error_maps(mae: MaskedAutoencoderViT, dataset: FaceDataset, mask_rati
     return torch.cat(maps)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RegionError:
-    """How hard a facial region is to reconstruct, relative to the whole image (background included).
+    """How hard a facial region is to reconstruct: in the loss's own units, and relative to the whole image.
 
+    error: the mean per-patch error inside the region (patches weighted by how much of them the region covers),
+    averaged over the images: the masked-patch MSE of that region, comparable between two models trained with
+    the same loss (both with or both without norm_pix_loss). image_errors: (N,) the same per image, so two models
+    scored on the same images and masks pair up.
     mass: the region's share of an image's total error; area: its share of the image's area (both averaged
     over the images, see `fer_lib.eval.regions.RegionShare`). relative_error = mass / area is the error per
-    unit area inside the region over that of the whole image: 1 = as hard as the average patch, 2 = twice as
-    hard, 0.5 = half. It does not depend on the loss's scale, so models with and without norm_pix_loss compare.
+    unit area inside the region over that of the whole image: 1 = as hard as the model's own average patch, 2 =
+    twice as hard, 0.5 = half. It divides out each model's overall error, so it says where a model errs, not how
+    much: a model better everywhere can have the higher relative error on a region.
     """
 
     relative_error: float
     mass: float
     area: float
+    error: float
+    image_errors: np.ndarray = field(repr=False)
 
 
 def region_errors(error_maps: ArrayLike, landmarks: ArrayLike, landmark_names: Sequence[str],
                   image_shape: tuple[int, int], radius: float = 0.25) -> dict[str, RegionError]:
-    """Relative reconstruction error of each facial region (eyes, brows, nose, mouth), most difficult first.
+    """Absolute and relative reconstruction error of each facial region (eyes, brows, nose, mouth), the
+    relatively most difficult first.
 
     error_maps: (N, h, w) non-negative per-patch errors (`masked_error_maps`); landmarks: (N, K, 2) as (x, y)
     pixels of images of `image_shape` (H, W); regions are discs of `radius` x the inter-ocular distance
     around the landmarks of `landmark_names` (see fer_lib.eval.regions.region_masks).
     """
-    shares = region_mass(error_maps, region_masks(landmarks, landmark_names, image_shape, radius=radius))
-    errors = {region: RegionError(share.mass / share.area if share.area > 0 else math.nan, share.mass, share.area)
-              for region, share in shares.items()}
+    maps = as_numpy(error_maps).astype(np.float64)
+    masks = region_masks(landmarks, landmark_names, image_shape, radius=radius)
+    shares = region_mass(maps, masks)
+    errors = {}
+    for region, share in shares.items():
+        image_errors = _mean_inside(maps, masks[region])
+        errors[region] = RegionError(share.mass / share.area if share.area > 0 else math.nan, share.mass, share.area,
+                                     float(np.nanmean(image_errors)) if np.isfinite(image_errors).any() else math.nan,
+                                     image_errors)
     return dict(sorted(errors.items(), key=lambda item: (math.isnan(item[1].relative_error), -item[1].relative_error)))
+
+
+def _mean_inside(maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(N,) mean of maps (N, h, w) weighted by how much of each cell the pixel mask (N, H, W) covers; NaN where
+    the mask is empty."""
+    coverage = F.adaptive_avg_pool2d(torch.as_tensor(mask, dtype=torch.float64)[:, None], maps.shape[1:])[:, 0]
+    coverage = coverage.numpy()
+    inside = coverage.sum(axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(inside > 0, (maps * coverage).sum(axis=(1, 2)) / inside, np.nan)

@@ -1,4 +1,5 @@
-"""Charts: training curves from a fit history, a confusion-matrix heatmap, grouped bars of a results table."""
+"""Charts: training curves from a fit history, a confusion-matrix heatmap, grouped bars of a results table (with
+reference lines)."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -62,8 +63,11 @@ def confusion_heatmap(confusion: np.ndarray, class_names: Sequence[str], ax: Axe
 
 
 def comparison_bars(table: Mapping[str, Mapping[str, float]], metrics: Sequence[str] | None = None,
-                    ax: Axes | None = None, ylabel: str = "", title: str | None = None) -> Figure:
-    """Grouped bars of a table {row (method, dataset): {metric: value}}: one group per row, a bar per metric."""
+                    ax: Axes | None = None, ylabel: str = "", title: str | None = None,
+                    references: Mapping[str, float] | None = None, digits: int = 2) -> Figure:
+    """Grouped bars of a table {row (method, dataset): {metric: value}}: one group per row, a bar per metric,
+    each bar labelled with its value (`digits` decimals); `references` {label: value} adds a labelled dashed
+    horizontal line per entry (a baseline, a chance level)."""
     rows = list(table)
     metrics = list(metrics or dict.fromkeys(metric for values in table.values() for metric in values))
     if ax is None:
@@ -72,13 +76,18 @@ def comparison_bars(table: Mapping[str, Mapping[str, float]], metrics: Sequence[
     positions = np.arange(len(rows))
     for index, metric in enumerate(metrics):
         values = [table[row].get(metric, np.nan) for row in rows]
-        bars = ax.bar(positions + (index - (len(metrics) - 1) / 2) * width, values, width, label=metric)
-        ax.bar_label(bars, fmt="%.2f", fontsize=7)
-    ax.set_xticks(positions, rows, rotation=30 if len(rows) > 4 else 0, ha="right" if len(rows) > 4 else "center")
+        bars = ax.bar(positions + (index - (len(metrics) - 1) / 2) * width, values, width,
+                      label=metric if len(metrics) > 1 else None)
+        ax.bar_label(bars, fmt=f"%.{digits}f", fontsize=7)
+    for index, (label, value) in enumerate((references or {}).items()):
+        ax.axhline(value, color=f"C{len(metrics) + index}", linestyle="--", linewidth=1.2,
+                   label=f"{label} ({value:.{digits}f})")
+    slanted = len(rows) > 4 or max((len(str(row)) for row in rows), default=0) > 14   # long labels overlap
+    ax.set_xticks(positions, rows, rotation=30 if slanted else 0, ha="right" if slanted else "center")
     ax.set_ylabel(ylabel)
     ax.margins(y=0.12)
     ax.grid(axis="y", alpha=0.3)
-    if len(metrics) > 1:
+    if ax.get_legend_handles_labels()[1]:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if title:
         ax.set_title(title)

@@ -10,7 +10,8 @@ from matplotlib.figure import Figure
 
 def embedding_scatter(embedding: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
                       identities: np.ndarray | None = None, point_size: float = 6.0) -> Figure:
-    """Points (N, 2) coloured by class (legend of `class_names`); a second panel by identity (N,) if given.
+    """Points (N, 2) coloured by class (legend of `class_names`); a second panel by identity (N,) if given, with
+    the 10 most frequent identities in colour and the others grey (more colours than 10 cannot be told apart).
 
     Clusters in the identity panel that cut across classes are identity leakage in the features.
     """
@@ -25,10 +26,15 @@ def embedding_scatter(embedding: np.ndarray, labels: np.ndarray, class_names: Se
     by_class.legend(fontsize=8, markerscale=2, loc="center left", bbox_to_anchor=(1.0, 0.5))
     by_class.set_title("by expression")
     if identities is not None:
-        identities = np.unique(np.asarray(identities), return_inverse=True)[1]
-        axes[0, 1].scatter(embedding[:, 0], embedding[:, 1], s=point_size, c=identities % 20, cmap="tab20",
-                           vmin=0, vmax=19)
-        axes[0, 1].set_title(f"by identity ({identities.max() + 1} identities)")
+        ids, counts = np.unique(np.asarray(identities), return_counts=True)
+        shown = ids[np.argsort(-counts, kind="stable")[:10]]
+        others = ~np.isin(identities, shown)
+        axes[0, 1].scatter(embedding[others, 0], embedding[others, 1], s=point_size, color="0.85")
+        for index, identity in enumerate(shown):
+            points = embedding[np.asarray(identities) == identity]
+            axes[0, 1].scatter(points[:, 0], points[:, 1], s=point_size * 1.5, color=colours(index), label=f"id {identity}")
+        axes[0, 1].legend(fontsize=8, markerscale=2, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        axes[0, 1].set_title(f"by identity: the 10 most frequent of {len(ids)} in colour")
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])

@@ -1,4 +1,5 @@
-"""MAE figures: how an image is masked, and what the decoder makes of it (one row per image, or per mask ratio)."""
+"""MAE figures: how an image is masked, what the decoder makes of it (one row per image, or per mask ratio), and
+where on the face it errs."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -8,8 +9,11 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from fer_lib.eval.reconstruction import Reconstruction
+from fer_lib.eval.reconstruction import Reconstruction, RegionError
+from fer_lib.eval.regions import REGION_KEYWORDS
+from fer_lib.viz.charts import comparison_bars
 from fer_lib.viz.images import show_image, to_display
+
 
 def _image_columns(columns: Sequence[tuple[torch.Tensor, str]], count: int, cell_size: float) -> Figure:
     """A table of images: one row per image (the first `count` of each), one titled column per (images, title)."""
@@ -92,4 +96,26 @@ def error_maps(image: torch.Tensor | np.ndarray, maps: Mapping[str, torch.Tensor
         ax.set_axis_off()
         ax.set_title(name, fontsize=8)
     fig.colorbar(heat, ax=list(axes[1:]), fraction=0.046, pad=0.04, label="mean squared error")
+    return fig
+
+
+def region_error_bars(errors: Mapping[str, Mapping[str, RegionError]], panel_size: tuple[float, float] = (5.2, 3.4)
+                      ) -> Figure:
+    """Two panels of bars per facial region, a bar per model (errors: model name -> `region_errors` of it).
+
+    Left, the absolute error: each region's masked-patch MSE, in the loss's units, so the models compare directly
+    (lower is better). Right, the relative error: each region's error over the model's own image average (the
+    dashed line at 1), which says where on the face a model errs most, not which model errs less.
+    """
+    present = dict.fromkeys(region for by_region in errors.values() for region in by_region)
+    regions = [region for region in REGION_KEYWORDS if region in present] + \
+              [region for region in present if region not in REGION_KEYWORDS]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(2 * panel_size[0], panel_size[1]))
+    comparison_bars({region: {model: by_region[region].error for model, by_region in errors.items()}
+                     for region in regions}, ax=left, ylabel="masked-patch MSE (lower is better)",
+                    title="absolute error per region", digits=3)
+    comparison_bars({region: {model: by_region[region].relative_error for model, by_region in errors.items()}
+                     for region in regions}, ax=right, ylabel="region error / model's image average",
+                    title="relative error: where each model errs most", references={"image average": 1.0})
+    fig.tight_layout()
     return fig

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from fer_lib.data.base import UNLABELED, DatasetError, FaceDataset
 from fer_lib.data.cache import save_cache
@@ -22,6 +21,7 @@ from fer_lib.data.faces import FALLBACKS, crop_face
 from fer_lib.data.real.common import Sample, UnreadableImage, as_rgb, read_rgb
 from fer_lib.data.real.report import ConversionReport, SplitReport
 from fer_lib.paths import cache_dir
+from fer_lib.progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def convert_split(samples: Sequence[Sample], folder: Path, split: str, header: C
         images = np.lib.format.open_memmap(scratch, mode="w+", dtype=np.uint8,
                                            shape=(len(samples), size, size, 3))
         kept, boxes, outcomes, fallbacks, skipped = [], [], Counter(), [], []
-        for sample in tqdm(samples, desc=f"converting {name}", unit="img"):
+        for sample in progress(samples, desc=f"converting {name}", unit="img"):
             try:
                 pixels = _pixels(sample)
             except UnreadableImage as error:

@@ -1,0 +1,119 @@
+"""The claims benchmark: each notebook's claims at a profile (default `quick`), over several seeds.
+
+For notebook 03 and each seed (the fine-tuning seed: initialisation, order, augmentation; the data stay fixed,
+so every comparison is paired on the same test faces), it fine-tunes and probes the classroom ViT from random
+weights, from the face MAE and from the general-image MAE (the checkpoint zoo's entries where they fit the
+profile, else pre-trained here), with all labels and with 10% of them (the same recipe and epochs), and measures notebook 03's claims
+(`fer_lib.eval.claims.initialisation_claims`) plus the targets of the classroom-evidence issue.
+
+Writes benchmarks/results/claims[_<suffix>].json after every seed. It picks up where it stopped: every run lives
+in its own run folder (named by its settings), so a rerun finds the finished ones, and seeds already in the
+file are not measured again. `benchmarks/claims_table.py` turns the file into the README's table.
+
+    .venv/bin/python benchmarks/bench_claims.py [--notebook 03] [--seeds 0 1 2] [--threads 1] [--device auto]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from fer_lib.config import RunConfig, make_config
+from fer_lib.data.registry import load_splits
+from fer_lib.data.transforms import eval_transform
+from fer_lib.engine.devices import apply_threads, resolve_device
+from fer_lib.eval.claims import initialisation_claims
+from fer_lib.eval.predict import predict_logits
+from fer_lib.paths import REPO_ROOT
+from fer_lib.recipes.finetune import finetune_and_evaluate
+from fer_lib.recipes.pretrain import pretrain_mae
+from fer_lib.recipes.probe import probe_encoder
+from fer_lib.report import metric_slug, write_json_atomic
+from fer_lib.zoo import zoo_for
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def encoders(cfg: RunConfig) -> dict[str, Any]:
+    """The three initialisations of notebook 03: random weights, and the face and general MAE (zoo or live)."""
+    found = {domain: zoo_for(cfg, domain) or pretrain_mae(cfg, domain).checkpoint for domain in ("face", "general")}
+    return {"scratch": None, "MAE (general)": found["general"], "MAE (face)": found["face"]}
+
+
+def notebook_03(cfg: RunConfig, label_fractions: list[float]) -> dict[str, Any]:
+    """Notebook 03's claims and targets at one seed, for every share of the labels (the same recipe and epochs:
+    what `-p label_fraction 0.1` runs in the notebook)."""
+    claims, targets = [], {}
+    inits = encoders(cfg)
+    for fraction in label_fractions:
+        suffix = "" if fraction == 1.0 else f", {100 * fraction:g}% labels"
+        budget = cfg.replace(label_fraction=fraction)
+        splits = load_splits(budget.data)
+        test = splits.test.with_transform(eval_transform(cfg.data.image_size, cfg.data.channels))
+        device = resolve_device(cfg.engine.device)
+        finetune_correct, probe_correct, tuned = {}, {}, {}
+        for label, init in inits.items():
+            tuned[label] = finetune_and_evaluate(budget, init, splits, label=metric_slug(label))
+            finetune_correct[label] = (predict_logits(tuned[label].model, test, device)[0].argmax(dim=1).numpy()
+                                       == splits.test.labels)
+            probe = probe_encoder(budget, init, splits, device)
+            probe_correct[label] = probe.linear.classifier.predict(probe.features["test"].numpy()) == splits.test.labels
+        majority = np.bincount(splits.train.labels).argmax()
+        claims += [claim.record() for claim in
+                   initialisation_claims(finetune_correct, probe_correct, splits.test.labels == majority, suffix)]
+        best = max(tuned, key=lambda label: tuned[label].val.accuracy)                  # chosen on validation
+        targets[f"best_finetuned{suffix.replace(', ', '_').replace('% ', 'pct_')}"] = {
+            "model": best, "test_accuracy": tuned[best].test.accuracy,
+            "test_balanced_accuracy": tuned[best].test.balanced_accuracy}
+    return {"claims": claims, "targets": targets}
+
+
+NOTEBOOKS = {"03": notebook_03}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--notebook", default="03", choices=sorted(NOTEBOOKS))
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (results are kept per count)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--label-fractions", type=float, nargs="+", default=[1.0, 0.1])
+    args = parser.parse_args()
+    threads = apply_threads(args.threads)
+    # Runs of another thread count must not be found as finished: float order differs, so they get their own root.
+    os.environ["FER_SSL_RUNS"] = str(REPO_ROOT / "runs" / "claims" / f"threads-{threads}")
+    path = RESULTS / f"claims_{args.profile}_{args.device if args.device != 'auto' else resolve_device('auto').type}" \
+                     f"_threads{threads}.json"
+    results = json.loads(path.read_text()) if path.is_file() else {"notebooks": {}}
+    for seed in args.seeds:
+        done = results["notebooks"].setdefault(args.notebook, {})
+        if str(seed) in done:
+            print(f"notebook {args.notebook}, seed {seed}: already measured")
+            continue
+        started = time.perf_counter()
+        cfg = make_config(args.profile, seed=seed, device=args.device, threads=threads)
+        done[str(seed)] = {**NOTEBOOKS[args.notebook](cfg, args.label_fractions), "seconds": time.perf_counter() - started}
+        results.update({"profile": args.profile, "threads": threads, "device": str(resolve_device(args.device)),
+                        "torch": torch.__version__, "python": platform.python_version(),
+                        "cpu_count": os.cpu_count()})
+        if path.is_file():          # another process may have added seeds meanwhile (seeds run in parallel)
+            for notebook, seeds in json.loads(path.read_text())["notebooks"].items():
+                results["notebooks"].setdefault(notebook, {}).update(
+                    {key: value for key, value in seeds.items() if key not in results["notebooks"][notebook]})
+        write_json_atomic(path, results)
+        for claim in done[str(seed)]["claims"]:
+            print(f"seed {seed}: {claim['claim']}: {100 * claim['effect']:+.1f} points "
+                  f"(2 SE {200 * claim['standard_error']:.1f}): {claim['verdict']}")
+    print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""The README's claims table, generated from the claims benchmark's results (benchmarks/bench_claims.py).
+
+    .venv/bin/python benchmarks/claims_table.py [RESULTS.json ...] [--write README.md]
+
+Per claim: the expected direction, the effect (mean over seeds, in accuracy points) with its mean paired standard
+error, on how many seeds the claim held, and the verdict: "held" on every seed, "did not hold" when it failed on
+every seed, "not resolved" when it was within the noise on every seed, else "mixed". With --write the table replaces the lines between `<!-- claims:start -->` and
+`<!-- claims:end -->` in the file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+START, END = "<!-- claims:start -->", "<!-- claims:end -->"
+
+
+def claims_table(paths: list[Path]) -> str:
+    lines = ["| claim | measured with | effect (points, mean over seeds) | mean 2 SE | held on | verdict |",
+             "|---|---|---|---|---|---|"]
+    for path in paths:
+        results = json.loads(path.read_text())
+        setting = f"{results['profile']}, {results['device']}, {results['threads']} thread(s)"
+        for notebook, seeds in results["notebooks"].items():
+            by_claim: dict[str, list[dict]] = {}
+            for measured in seeds.values():
+                for claim in measured["claims"]:
+                    by_claim.setdefault(claim["claim"], []).append(claim)
+            for text, runs in by_claim.items():
+                held = sum(run["verdict"] == "holds" for run in runs)
+                failed = sum(run["verdict"] == "does not hold" for run in runs)
+                verdict = ("held" if held == len(runs) else "did not hold" if failed == len(runs)
+                           else "not resolved (within noise)" if held == failed == 0 else "mixed")
+                effect = 100 * sum(run["effect"] for run in runs) / len(runs)
+                noise = 200 * sum(run["standard_error"] for run in runs) / len(runs)
+                bar = f" by at least {100 * runs[0]['min_gap']:.0f} points" if runs[0]["min_gap"] else ""
+                lines.append(f"| {notebook}: {text}{bar} | {setting}, {len(runs)} seeds | {effect:+.1f} | {noise:.1f} | "
+                             f"{held} of {len(runs)} | {verdict} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results", nargs="*", type=Path)
+    parser.add_argument("--write", type=Path, help="a markdown file with the claims markers, e.g. README.md")
+    args = parser.parse_args()
+    table = claims_table(args.results or sorted(RESULTS.glob("claims_*.json")))
+    if args.write is None:
+        print(table)
+        return
+    text = args.write.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{args.write} has no {START} ... {END} markers to put the table between")
+    before, rest = text.split(START, 1)
+    args.write.write_text(f"{before}{START}\n{table}\n{END}{rest.split(END, 1)[1]}")
+
+
+if __name__ == "__main__":
+    main()
