@@ -3,14 +3,15 @@
 For notebook 03 and each seed (the fine-tuning seed: initialisation, order, augmentation; the data stay fixed,
 so every comparison is paired on the same test faces), it fine-tunes and probes the classroom ViT from random
 weights, from the face MAE and from the general-image MAE (the checkpoint zoo's entries where they fit the
-profile, else pre-trained here), with all labels and with 10% of them (the same recipe and epochs), and measures notebook 03's claims
+profile, else pre-trained here), with all labels (`--notebook 03`) and with 10% of them (`--notebook 03-10pct-labels`: the same recipe and number
+of optimiser steps), and measures notebook 03's claims
 (`fer_lib.eval.claims.initialisation_claims`) plus the targets of the classroom-evidence issue.
 
 Writes benchmarks/results/claims[_<suffix>].json after every seed. It picks up where it stopped: every run lives
 in its own run folder (named by its settings), so a rerun finds the finished ones, and seeds already in the
 file are not measured again. `benchmarks/claims_table.py` turns the file into the README's table.
 
-    .venv/bin/python benchmarks/bench_claims.py [--notebook 03] [--seeds 0 1 2] [--threads 1] [--device auto]
+    .venv/bin/python benchmarks/bench_claims.py [--notebook 03 | 03-10pct-labels] [--seeds 0 1 2] [--threads 1]
 """
 from __future__ import annotations
 
@@ -47,35 +48,32 @@ def encoders(cfg: RunConfig) -> dict[str, Any]:
     return {"scratch": None, "MAE (general)": found["general"], "MAE (face)": found["face"]}
 
 
-def notebook_03(cfg: RunConfig, label_fractions: list[float]) -> dict[str, Any]:
-    """Notebook 03's claims and targets at one seed, for every share of the labels (the same recipe and epochs:
-    what `-p label_fraction 0.1` runs in the notebook)."""
-    claims, targets = [], {}
-    inits = encoders(cfg)
-    for fraction in label_fractions:
-        suffix = "" if fraction == 1.0 else f", {100 * fraction:g}% labels"
-        budget = cfg.replace(label_fraction=fraction)
-        splits = load_splits(budget.data)
-        test = splits.test.with_transform(eval_transform(cfg.data.image_size, cfg.data.channels))
-        device = resolve_device(cfg.engine.device)
-        finetune_correct, probe_correct, tuned = {}, {}, {}
-        for label, init in inits.items():
-            tuned[label] = finetune_and_evaluate(budget, init, splits, label=metric_slug(label))
-            finetune_correct[label] = (predict_logits(tuned[label].model, test, device)[0].argmax(dim=1).numpy()
-                                       == splits.test.labels)
-            probe = probe_encoder(budget, init, splits, device)
-            probe_correct[label] = probe.linear.classifier.predict(probe.features["test"].numpy()) == splits.test.labels
-        majority = np.bincount(splits.train.labels).argmax()
-        claims += [claim.record() for claim in
-                   initialisation_claims(finetune_correct, probe_correct, splits.test.labels == majority, suffix)]
-        best = max(tuned, key=lambda label: tuned[label].val.accuracy)                  # chosen on validation
-        targets[f"best_finetuned{suffix.replace(', ', '_').replace('% ', 'pct_')}"] = {
-            "model": best, "test_accuracy": tuned[best].test.accuracy,
-            "test_balanced_accuracy": tuned[best].test.balanced_accuracy}
-    return {"claims": claims, "targets": targets}
+def notebook_03(cfg: RunConfig, label_fraction: float = 1.0) -> dict[str, Any]:
+    """Notebook 03's claims and the best fine-tuned model at one seed, with `label_fraction` of the labels. With
+    fewer labels the epochs grow so that every model takes as many optimiser steps as with all of them (what
+    `-p label_fraction 0.1 -p finetune_epochs 50` runs in the notebook): the same compute, fewer labels."""
+    suffix = "" if label_fraction == 1.0 else f", {100 * label_fraction:g}% labels"
+    budget = cfg.replace(label_fraction=label_fraction, finetune_epochs=round(cfg.finetune.epochs / label_fraction))
+    splits = load_splits(budget.data)
+    test = splits.test.with_transform(eval_transform(cfg.data.image_size, cfg.data.channels))
+    device = resolve_device(cfg.engine.device)
+    finetune_correct, probe_correct, tuned = {}, {}, {}
+    for label, init in encoders(cfg).items():
+        tuned[label] = finetune_and_evaluate(budget, init, splits, label=metric_slug(label))
+        finetune_correct[label] = (predict_logits(tuned[label].model, test, device)[0].argmax(dim=1).numpy()
+                                   == splits.test.labels)
+        probe = probe_encoder(budget, init, splits, device)
+        probe_correct[label] = probe.linear.classifier.predict(probe.features["test"].numpy()) == splits.test.labels
+    majority = np.bincount(splits.train.labels).argmax()
+    claims = initialisation_claims(finetune_correct, probe_correct, splits.test.labels == majority, suffix)
+    best = max(tuned, key=lambda label: tuned[label].val.accuracy)                      # chosen on validation
+    return {"claims": [claim.record() for claim in claims],
+            "targets": {"best_finetuned": {"model": best, "test_accuracy": tuned[best].test.accuracy,
+                                           "test_balanced_accuracy": tuned[best].test.balanced_accuracy}},
+            "finetune_epochs": budget.finetune.epochs, "train_images": len(splits.train)}
 
 
-NOTEBOOKS = {"03": notebook_03}
+NOTEBOOKS = {"03": notebook_03, "03-10pct-labels": lambda cfg: notebook_03(cfg, 0.1)}
 
 
 def main() -> None:
@@ -85,7 +83,6 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (results are kept per count)")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--label-fractions", type=float, nargs="+", default=[1.0, 0.1])
     args = parser.parse_args()
     threads = apply_threads(args.threads)
     # Runs of another thread count must not be found as finished: float order differs, so they get their own root.
@@ -100,7 +97,7 @@ def main() -> None:
             continue
         started = time.perf_counter()
         cfg = make_config(args.profile, seed=seed, device=args.device, threads=threads)
-        done[str(seed)] = {**NOTEBOOKS[args.notebook](cfg, args.label_fractions), "seconds": time.perf_counter() - started}
+        done[str(seed)] = {**NOTEBOOKS[args.notebook](cfg), "seconds": time.perf_counter() - started}
         results.update({"profile": args.profile, "threads": threads, "device": str(resolve_device(args.device)),
                         "torch": torch.__version__, "python": platform.python_version(),
                         "cpu_count": os.cpu_count()})

@@ -13,15 +13,23 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import tempfile
 from pathlib import Path
 
 import torch
 
-from fer_lib.notebook_runner import latest_notebook_folder, run_notebooks
+from fer_lib.notebook_runner import executed_output_problems, latest_notebook_folder, run_notebooks
 from fer_lib.report import write_json_atomic
 
 RESULTS = Path(__file__).parent / "results"
+
+
+def recorded_claims(run_root: Path, notebook: str) -> list[dict[str, object]]:
+    """The claims `notebook` recorded with their verdicts (its run folder's claims.json); [] if none."""
+    folder = latest_notebook_folder(run_root, notebook)
+    path = None if folder is None else folder / "claims.json"
+    return json.loads(path.read_text()) if path is not None and path.is_file() else []
 
 
 def recorded_metrics(run_root: Path, notebook: str) -> dict[str, object]:
@@ -35,6 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--keep", type=Path, help="copy the executed notebooks and the report into this folder")
     args = parser.parse_args()
 
     load_before = os.getloadavg()[0]
@@ -43,7 +52,11 @@ def main() -> None:
         os.environ["FER_SSL_CACHE"] = str(Path(scratch) / "cache")
         runs, report = run_notebooks(args.profile, {"device": args.device})
         notebooks = [{"name": run.name, "status": run.status, "minutes": round(run.seconds / 60, 2),
-                      "metrics": recorded_metrics(report.parent, run.name)} for run in runs]
+                      "metrics": recorded_metrics(report.parent, run.name),
+                      "output_problems": executed_output_problems(run.output) if run.output.is_file() else [],
+                      "claims": recorded_claims(report.parent, run.name)} for run in runs]
+        if args.keep is not None:
+            shutil.copytree(report.parent, args.keep, dirs_exist_ok=True)
     payload = {
         "torch": torch.__version__, "python": platform.python_version(), "cpu_count": os.cpu_count(),
         "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu", "profile": args.profile,

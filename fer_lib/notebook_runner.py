@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import papermill
 
 from fer_lib.paths import REPO_ROOT, runs_dir
@@ -72,6 +74,21 @@ def run_notebooks(profile: str, parameters: dict[str, Any] | None = None, names:
     return runs, write_report(run_root, profile, runs)
 
 
+def executed_output_problems(path: Path) -> list[str]:
+    """Warnings, frozen progress bars and widget text left in an executed notebook's outputs."""
+    problems = []
+    for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+            if output.get("name") == "stderr" and re.search(r"warn", text, re.IGNORECASE):
+                problems.append(f"{path.name} cell {index}: a warning: {text.strip()[:160]}")
+            if re.search(r"\d+%\|", text):
+                problems.append(f"{path.name} cell {index}: a frozen progress bar: {text.strip()[:160]}")
+            if "interactive(children=" in text:
+                problems.append(f"{path.name} cell {index}: widget text instead of a picture")
+    return problems
+
+
 def latest_notebook_folder(run_root: Path, notebook: str) -> Path | None:
     """The folder of `notebook`'s most recently used run under run_root (from the runs index), if any."""
     runs = {name: entry for name, entry in list_runs(run_root.name, "notebook").items() if entry["label"] == notebook}
@@ -92,6 +109,9 @@ def write_report(run_root: Path, profile: str, runs: list[NotebookRun]) -> Path:
              f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by `make run` (fer_lib.notebook_runner).", "",
              "| notebook | status | minutes |", "|---|---|---|"]
     lines += [f"| [{r.name}](notebooks/{r.output.name}) | {r.status} | {r.seconds / 60:.1f} |" for r in runs]
+    problems = [problem for r in runs if r.output.is_file() for problem in executed_output_problems(r.output)]
+    lines += ["", "Outputs a reader should not have to read past (warnings, frozen progress bars, widget text):"]
+    lines += [f"- {problem}" for problem in problems] or ["none."]
     folders = {run.name: latest_notebook_folder(run_root, run.name) for run in runs}
     claims = [(name, claim) for name, folder in folders.items() if folder is not None and (folder / "claims.json").is_file()
               for claim in json.loads((folder / "claims.json").read_text())]

@@ -10,7 +10,8 @@ import nbformat
 import pytest
 
 from fer_lib.config import FLAT_NAMES
-from fer_lib.notebook_runner import latest_notebook_folder, notebook_paths, run_notebooks
+from fer_lib.notebook_runner import (executed_output_problems, latest_notebook_folder, notebook_paths,
+                                     run_notebooks)
 
 NOTEBOOKS = notebook_paths()
 # Parameters that are not run settings but choices of one notebook (documented in its parameters cell).
@@ -85,21 +86,6 @@ def test_the_selection_check_catches_a_choice_made_on_test() -> None:
     code = "best = max(probes, key=lambda name: probes[name].test.accuracy)\nsize = min(256, len(splits.test))\n"
     calls = [node for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Call)]
     assert [selects_on_test(call, code) for call in calls if getattr(call.func, "id", "") in ("max", "min")] == [True, False]
-
-
-def executed_output_problems(path: Path) -> list[str]:
-    """Warnings, frozen progress bars and widget text left in an executed notebook's outputs."""
-    problems = []
-    for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
-        for output in cell.get("outputs", []):
-            text = output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
-            if output.get("name") == "stderr" and re.search(r"warn", text, re.IGNORECASE):
-                problems.append(f"{path.name} cell {index}: a warning: {text.strip()[:160]}")
-            if re.search(r"\d+%\|", text):
-                problems.append(f"{path.name} cell {index}: a frozen progress bar: {text.strip()[:160]}")
-            if "interactive(children=" in text:
-                problems.append(f"{path.name} cell {index}: widget text instead of a picture")
-    return problems
 
 
 def test_the_output_scan_finds_warnings_progress_bars_and_widget_text(tmp_path: Path) -> None:
