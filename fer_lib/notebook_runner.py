@@ -99,7 +99,7 @@ def latest_notebook_folder(run_root: Path, notebook: str) -> Path | None:
 
 def claim_text(record: dict) -> str:
     """A recorded claim's sentence, with its minimum gap when it has one."""
-    return record["claim"] + (f" by at least {100 * record['min_gap']:.0f} points" if record["min_gap"] else "")
+    return record["claim"] + (f" (by at least {100 * record['min_gap']:.0f} points)" if record["min_gap"] else "")
 
 
 def write_report(run_root: Path, profile: str, runs: list[NotebookRun]) -> Path:
