@@ -21,11 +21,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--margin", type=float, default=0.2,
                         help="face-crop margin: crop side = (1 + 2 margin) * face-box side (default 0.2)")
     parser.add_argument("--detect-faces", action=argparse.BooleanOptionalAction, default=None,
-                        help="run the Haar face detector (default: per dataset, see README)")
+                        help="run the Haar face detector on every image, or on none (default: per dataset, see "
+                             "README; ckplus, jaffe and imagefolder decide from a probe whether they are crops)")
     parser.add_argument("--label-mode", choices=LABEL_MODES, help="FERPlus training labels (default majority)")
     parser.add_argument("--val-fraction", type=float, help="val carved from train per class (default 0.1)")
     parser.add_argument("--test-fraction", type=float, help="folder sets without a split (default 0.1)")
     parser.add_argument("--seed", type=int, help="seed of carved splits (default 0)")
+    parser.add_argument("--subject-regex", help="folder sets: regular expression whose first group, searched in "
+                                                "each path under the root, is the subject (person)")
+    parser.add_argument("--subject-csv", help="folder sets: CSV with columns file, subject")
+    parser.add_argument("--folds", type=int, help="folder sets with subjects: k of k-fold cross-validation over "
+                                                  "subjects (default 0: one split)")
+    parser.add_argument("--fold", type=int, help="which fold (0..folds-1) is the test split (default 0)")
+    parser.add_argument("--peak-frames", type=int, help="CK+ released layout: last frames per sequence (default 3)")
+    parser.add_argument("--neutral-frames", type=int, help="CK+ released layout: first frames as neutral (default 0)")
     parser.add_argument("--force", action="store_true", help="delete and rebuild an existing cache")
     parser.add_argument("--max-files", type=int, default=20, help="skipped files and fallbacks listed (default 20)")
     return parser.parse_args(argv)
@@ -33,8 +42,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    options = {"detect_faces": args.detect_faces, "label_mode": args.label_mode, "val_fraction": args.val_fraction,
-               "test_fraction": args.test_fraction, "seed": args.seed}
+    options = {name: getattr(args, name) for name in (
+        "detect_faces", "label_mode", "val_fraction", "test_fraction", "seed", "subject_regex", "subject_csv", "folds",
+        "fold", "peak_frames", "neutral_frames")}
     try:
         report = prepare_real_dataset(args.dataset, args.root, args.image_size, margin=args.margin,
                                       force=args.force, **{k: v for k, v in options.items() if v is not None})

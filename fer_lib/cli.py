@@ -74,6 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
                                "settings), or a checkpoint path")
     _add_config_flags(finetune)
 
+    crossval = commands.add_parser("crossval", help="k-fold cross-validation over subjects (CK+, JAFFE, image "
+                                                    "folders with subjects): each fold, then mean and std")
+    crossval.add_argument("--recipe", choices=("finetune", "probe"), default="finetune",
+                          help="fine-tune on each fold, or probe the frozen encoder (linear probe and k-NN)")
+    crossval.add_argument("--folds", type=int, default=None,
+                          help="number of folds (default: data_options' folds, else 10)")
+    crossval.add_argument("--init", default="scratch", help="as for finetune: scratch, mae:face, mae:general or a "
+                                                            "checkpoint path")
+    _add_config_flags(crossval)
+
     zoo = commands.add_parser("zoo", help="build or list the checkpoint zoo (zoo/, pre-trained MAEs)")
     zoo.add_argument("action", choices=("build", "list"), help="build: run each entry's command and store its MAE; "
                                                                "list: each entry and whether its file verifies")
@@ -103,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         from fer_lib.recipes.pretrain import pretrain_mae
         result = pretrain_mae(cfg, args.domain)
         print(f"MAE saved as {result.checkpoint}")
+        return 0
+    if args.command == "crossval":
+        from fer_lib.recipes.crossval import cross_validate
+        print(cross_validate(cfg, _init(cfg, args.init), args.folds, args.recipe).summary())
         return 0
     from fer_lib.recipes.finetune import finetune_and_evaluate
     result = finetune_and_evaluate(cfg, _init(cfg, args.init))

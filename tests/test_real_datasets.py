@@ -152,7 +152,9 @@ def test_affectnet_annotated_box_is_cropped_with_margin_and_mapped_into_the_stor
     # a square face box with margin 0.2 spans 1/1.4 of the crop, centred
     expected = np.array([0.2, 0.2, 1.2, 1.2]) / 1.4 * SIZE
     np.testing.assert_allclose(train.face_boxes, np.tile(expected, (len(train), 1)), atol=0.5)
-    assert set(train.meta) == {"valence", "arousal"} and np.abs(train.meta["valence"]).max() <= 1
+    assert set(train.meta) == {"valence", "arousal", "file", "face_outcome"}
+    assert np.abs(train.meta["valence"]).max() <= 1 and set(train.meta["face_outcome"]) == {"annotated"}
+    assert train.meta["file"][0].startswith("Manually_Annotated_Images/")
 
 
 def test_affectnet_class_folders_may_be_named_by_index_or_by_name(tmp_path: Path) -> None:
@@ -166,13 +168,13 @@ def test_affectnet_class_folders_may_be_named_by_index_or_by_name(tmp_path: Path
     assert seven.test.class_names == EMOTIONS_7 and len(seven.test) == 2 * 7  # the contempt folder is dropped
 
 
-def test_ckplus_with_a_contempt_folder_has_8_classes_and_all_faces_detected(layouts: dict[str, Path]) -> None:
+def test_ckplus48_crops_with_a_contempt_folder_have_8_classes_and_skip_the_detector(layouts: dict[str, Path]) -> None:
     report = prepare_real_dataset("ckplus", layouts["ckplus"], image_size=SIZE)
     assert list(report.splits["train"].class_counts) == list(EMOTIONS_8)
     assert report.splits["train"].class_counts["neutral"] == 0
-    assert all(part.faces == {"one_face": part.num_images} for part in report.splits.values())
-    # no split given: 10 images per class -> 1 val, 1 test, 8 train
-    assert {split: part.num_images for split, part in report.splits.items()} == {"train": 56, "val": 7, "test": 7}
+    # 48 px face crops: one path for every image, no detector
+    assert all(part.faces == {"aligned": part.num_images} for part in report.splits.values())
+    assert sum(part.num_images for part in report.splits.values()) == 84  # 7 classes x 4 sequences x 3 frames
 
 
 def test_imagefolder_uses_given_train_and_test_folders_and_converts_a_gray_rgb_mix(
@@ -184,8 +186,9 @@ def test_imagefolder_uses_given_train_and_test_folders_and_converts_a_gray_rgb_m
     assert modes == {"L", "RGB"}
     report = prepare_real_dataset("imagefolder", layouts["imagefolder"], image_size=SIZE)
     assert report.splits["test"].num_images == 14  # test/ holds 2 per class, untouched
-    assert report.notes[:2] == ["splits as given by train/, test/",
-                                "val carved from train: 10% of each class, seed 0 (test is never used for it)"]
+    assert report.notes[0] == "splits as given by train/, test/"
+    assert "val carved from train: 10% of each class, seed 0 (test is never used for it)" in report.notes
+    assert report.subjects.startswith("subjects unknown")
     assert load_real_splits("imagefolder", layouts["imagefolder"], image_size=SIZE).train.channels == 3
 
 
@@ -365,7 +368,7 @@ def test_an_empty_class_folder_is_a_warning_in_the_log_and_the_report(
         report = prepare_real_dataset("ckplus", root, image_size=SIZE)
     assert f"empty class folder {root / 'neutral'}" in caplog.text
     assert any(note.startswith(f"empty class folder {root / 'neutral'}") for note in report.notes)
-    assert report.splits["train"].num_images == 56
+    assert sum(part.num_images for part in report.splits.values()) == 84
 
 
 def test_an_unknown_option_names_the_options_of_the_dataset(layouts: dict[str, Path]) -> None:

@@ -11,7 +11,7 @@ import csv
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Literal, Sequence
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
@@ -21,6 +21,8 @@ from fer_lib.data.base import EMOTIONS_8, DatasetError
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
+# run the face detector (True), take every image as a face crop (False), or probe and decide once ("auto")
+FaceDetection = bool | Literal["auto"]
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
 
 # Accepted class-folder names (case-insensitive) for each unified class.
@@ -69,13 +71,14 @@ class Sample:
 class SourceSplits:
     """A dataset as listed from its label files: samples per split, before any image is decoded.
 
-    detect_faces: run the face detector on samples without an annotated box
-    notes:        how labels and splits were derived (dropped rows, carved val...), copied into the report
+    detect_faces: run the face detector on samples without an annotated box (True), take them as face crops
+                  (False), or decide once for the whole dataset from a probe ("auto", `crops.decide_face_detection`)
+    notes:        how labels, subjects and splits were derived (dropped rows, carved val...), copied into the report
     """
 
     class_names: tuple[str, ...]
     splits: dict[str, list[Sample]]
-    detect_faces: bool
+    detect_faces: FaceDetection
     notes: list[str] = field(default_factory=list)
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import uuid
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,7 +27,7 @@ from fer_lib.progress import progress
 
 logger = logging.getLogger(__name__)
 
-CONVERTER_VERSION = 1  # part of the cache key: bump when conversion output changes
+CONVERTER_VERSION = 2  # part of the cache key: bump when conversion output changes
 
 
 def real_cache_folder(name: str, resolved_root: Path, image_size: int, options: dict[str, Any]) -> Path:
@@ -35,9 +37,16 @@ def real_cache_folder(name: str, resolved_root: Path, image_size: int, options: 
     return cache_dir() / "real" / f"{name}-{image_size}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
 
 
-def _pixels(sample: Sample) -> np.ndarray:
+def sample_pixels(sample: Sample) -> np.ndarray:
     """uint8 (H, W, 3) RGB of a sample; UnreadableImage for a bad file."""
     return as_rgb(sample.source) if isinstance(sample.source, np.ndarray) else read_rgb(sample.source)
+
+
+def file_name(sample: Sample, root: Path) -> str:
+    """Where a sample comes from, relative to the dataset root: "anger/S010_004_00000017.png",
+    "fer2013.csv line 12" (meta "file" of the stored image)."""
+    prefix = str(root).rstrip(os.sep) + os.sep
+    return sample.where.removeprefix(prefix).replace(os.sep, "/")
 
 
 def _class_counts(labels: np.ndarray, class_names: tuple[str, ...]) -> dict[str, int]:
@@ -47,9 +56,11 @@ def _class_counts(labels: np.ndarray, class_names: tuple[str, ...]) -> dict[str,
 
 
 def convert_split(samples: Sequence[Sample], folder: Path, split: str, header: ConversionReport,
-                  class_names: tuple[str, ...], detect: bool, margin: float) -> SplitReport:
+                  class_names: tuple[str, ...], detect: bool, margin: float, root: Path) -> SplitReport:
     """Decode, crop and resize `samples` to header.image_size and save them as the cache `folder`.
 
+    Each stored image keeps meta "file" (its source relative to `root`) and "face_outcome" (how its face was
+    found: aligned, annotated, one_face, several_faces or no_face), beside the lister's meta.
     Unreadable images are skipped and listed; DatasetError when none of them can be read.
     """
     name = f"{header.dataset}-{split}"
@@ -64,14 +75,15 @@ def convert_split(samples: Sequence[Sample], folder: Path, split: str, header: C
         kept, boxes, outcomes, fallbacks, skipped = [], [], Counter(), [], []
         for sample in progress(samples, desc=f"converting {name}", unit="img"):
             try:
-                pixels = _pixels(sample)
+                pixels = sample_pixels(sample)
             except UnreadableImage as error:
                 skipped.append(str(error))
                 logger.info("skipped %s", error)
                 continue
             crop = crop_face(pixels, size, sample.box, detect, margin)
             images[len(kept)] = crop.image
-            kept.append(sample)
+            kept.append(replace(sample, meta={**sample.meta, "file": file_name(sample, root),
+                                              "face_outcome": crop.outcome}))
             boxes.append(crop.box)
             outcomes[crop.outcome] += 1
             if crop.outcome in FALLBACKS:
@@ -87,7 +99,8 @@ def convert_split(samples: Sequence[Sample], folder: Path, split: str, header: C
             soft_labels=None if kept[0].soft_label is None else np.stack([s.soft_label for s in kept]),
             face_boxes=np.stack(boxes).astype(np.float32),
             meta={key: np.stack([np.asarray(s.meta[key]) for s in kept]) for key in kept[0].meta}, name=name)
-        report = SplitReport(split, _class_counts(labels, class_names), dict(outcomes), fallbacks, skipped)
+        people = len({s.meta["subject"] for s in kept}) if "subject" in kept[0].meta else None
+        report = SplitReport(split, _class_counts(labels, class_names), dict(outcomes), fallbacks, skipped, people)
         save_cache(folder, dataset, extra=header.manifest_extra(report))
         return report
     finally:

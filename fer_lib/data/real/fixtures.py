@@ -174,21 +174,72 @@ def write_affectnet_folders(root: Path, by_name: bool = False) -> Path:
     return root
 
 
+CKPLUS48_FOLDERS = ("anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise")
+CKPLUS48_CLASSES = ("anger", "contempt", "disgust", "fear", "happy", "sad", "surprise")
+CKPLUS_SUBJECTS = (5, 10, 11, 14, 22, 26, 32, 37, 42, 50, 53, 55)  # S010 is in every class
+# CK+ emotion codes 0..7 (its Emotion/*_emotion.txt files)
+CKPLUS_CODES = ("neutral", "anger", "contempt", "disgust", "fear", "happy", "sad", "surprise")
+JAFFE_POSERS = ("KA", "KL", "KM", "KR", "MK", "NA", "NM", "TM", "UY", "YM")
+JAFFE_CODES = {"anger": "AN", "disgust": "DI", "fear": "FE", "happy": "HA", "neutral": "NE", "sad": "SA",
+               "surprise": "SU"}
+
+
+def ckplus_sequences() -> list[tuple[int, int, str]]:
+    """(subject, sequence, class) of the CK+ fixtures: in each class S010 and 3 other subjects in turn."""
+    others = [subject for subject in CKPLUS_SUBJECTS if subject != 10]
+    rows = []
+    for index, drawn in enumerate(CKPLUS48_CLASSES):
+        for subject in (10, *(others[(3 * index + k) % len(others)] for k in range(3))):
+            rows.append((subject, 1 + sum(1 for s, _, _ in rows if s == subject), drawn))
+    return rows
+
+
 def write_ckplus(root: Path) -> Path:
-    """CK+48-style <root>/<class>/*.png: 10 gray 96x96 faces in each of anger, contempt, disgust, fear,
-    happy, sadness, surprise (no neutral)."""
-    return write_class_folders(root, ("anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"),
-                               ("anger", "contempt", "disgust", "fear", "happy", "sad", "surprise"), 10, 96,
-                               ".png", seed=4)
+    """CK+48-style <root>/<class>/S<subject>_<sequence>_<frame>.png: 48x48 gray face crops, the last 3 frames of
+    4 sequences per class (S010 and 3 others in turn, 12 subjects, 84 images), no neutral class."""
+    rng = np.random.default_rng(4)
+    for subject, sequence, drawn in ckplus_sequences():
+        folder = CKPLUS48_FOLDERS[CKPLUS48_CLASSES.index(drawn)]
+        for frame in (8, 9, 10):
+            save_image(root / folder / f"S{subject:03d}_{sequence:03d}_{frame:08d}.png",
+                       draw_face(48, CLASS_TONES[drawn], rng, face_scale=0.42), rgb=False)
+    return root
+
+
+def write_ckplus_released(root: Path, frames: int = 6) -> Path:
+    """CK+'s released layout: <root>/cohn-kanade-images/S<subject>/<sequence>/S..._<frame>.png (96x96 gray frames
+    of a small face: neutral tone first, the class tone in the last 3) and Emotion/S.../<sequence>/
+    S..._<last frame>_emotion.txt for every sequence of `ckplus_sequences()`, plus one unlabelled sequence.
+    One labelled sequence has an extra frame after the one its emotion file names."""
+    rng = np.random.default_rng(9)
+    sequences = [*ckplus_sequences(), (5, 99, "")]
+    for position, (subject, sequence, drawn) in enumerate(sequences):
+        name = f"S{subject:03d}/{sequence:03d}"
+        count = frames + (position == 0)
+        for frame in range(1, count + 1):
+            tone = CLASS_TONES[drawn if drawn and frame > frames - 3 else "neutral"]
+            save_image(root / "cohn-kanade-images" / name / f"S{subject:03d}_{sequence:03d}_{frame:08d}.png",
+                       draw_face(96, tone, rng, face_scale=0.2), rgb=False)
+        if drawn:
+            label_file = root / "Emotion" / name / f"S{subject:03d}_{sequence:03d}_{frames:08d}_emotion.txt"
+            label_file.parent.mkdir(parents=True, exist_ok=True)
+            label_file.write_text(f"   {CKPLUS_CODES.index(drawn):.7e}\n")
+    return root
 
 
 def write_jaffe(root: Path) -> Path:
-    """JAFFE-style <root>/<class>/*.tiff: 10 gray 128x128 faces per class, folders named by synonyms
-    (angry, disgusted, fearful, happiness, neutral, sadness, surprised)."""
-    return write_class_folders(root, ("angry", "disgusted", "fearful", "happiness", "neutral", "sadness",
-                                      "surprised"),
-                               ("anger", "disgust", "fear", "happy", "neutral", "sad", "surprise"), 10, 128,
-                               ".tiff", seed=5)
+    """JAFFE-style <root>/<class>/<poser>.<code><take>.<number>.tiff: one gray 128x128 head-and-shoulders shot of
+    each of 10 posers per class, folders named by synonyms (angry, disgusted, fearful, happiness, neutral,
+    sadness, surprised)."""
+    rng = np.random.default_rng(5)
+    folders = ("angry", "disgusted", "fearful", "happiness", "neutral", "sadness", "surprised")
+    number = 0
+    for folder, drawn in zip(folders, ("anger", "disgust", "fear", "happy", "neutral", "sad", "surprise")):
+        for poser in JAFFE_POSERS:
+            number += 1
+            save_image(root / folder / f"{poser}.{JAFFE_CODES[drawn]}1.{number}.tiff",
+                       draw_face(128, CLASS_TONES[drawn], rng, face_scale=0.25), rgb=False)
+    return root
 
 
 def write_imagefolder(root: Path) -> Path:
@@ -215,6 +266,7 @@ FIXTURE_LAYOUTS: dict[str, tuple[str, Callable[[Path], Path]]] = {
     "affectnet_csv": ("affectnet", write_affectnet_csv),
     "affectnet_folders": ("affectnet8", write_affectnet_folders),
     "ckplus": ("ckplus", write_ckplus),
+    "ckplus_released": ("ckplus", write_ckplus_released),
     "jaffe": ("jaffe", write_jaffe),
     "imagefolder": ("imagefolder", write_imagefolder),
     "unlabeled": ("unlabeled", write_unlabeled),

@@ -19,13 +19,16 @@ from typing import Any, Callable
 from fer_lib.data.base import DatasetError, DatasetSplits, FaceDataset
 from fer_lib.data.cache import cache_exists, load_cache
 from fer_lib.data.real.affectnet import list_affectnet
+from fer_lib.data.real.ckplus import list_ckplus
 from fer_lib.data.real.common import SPLITS, SourceSplits
 from fer_lib.data.real.convert import convert_split, real_cache_folder
+from fer_lib.data.real.crops import face_crop_path
 from fer_lib.data.real.fer2013 import list_fer2013
 from fer_lib.data.real.ferplus import list_ferplus
 from fer_lib.data.real.folders import list_class_folders, list_unlabeled
 from fer_lib.data.real.rafdb import list_rafdb
 from fer_lib.data.real.report import ConversionReport
+from fer_lib.data.real.subjects import subject_check
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +47,13 @@ DATASET_LOADERS: dict[str, RealDataset] = {
     "rafdb": RealDataset(list_rafdb),
     "affectnet": RealDataset(partial(list_affectnet, num_classes=7)),
     "affectnet8": RealDataset(partial(list_affectnet, num_classes=8)),
-    "ckplus": RealDataset(list_class_folders),
-    "jaffe": RealDataset(list_class_folders),
+    "ckplus": RealDataset(list_ckplus),
+    "jaffe": RealDataset(partial(list_class_folders, naming="jaffe")),
     "imagefolder": RealDataset(list_class_folders),
     "unlabeled": RealDataset(list_unlabeled, splits=("all",)),
 }
+# the datasets whose loader splits by subject and takes `folds` / `fold` (k-fold cross-validation over subjects)
+CROSS_VALIDATION_DATASETS = ("ckplus", "jaffe", "imagefolder")
 
 
 def prepare_real_dataset(name: str, root: str | Path, image_size: int = 48, *, margin: float = 0.2,
@@ -56,7 +61,8 @@ def prepare_real_dataset(name: str, root: str | Path, image_size: int = 48, *, m
     """Convert the splits of dataset `name` that are not cached yet (all of them with `force`); the report.
 
     margin:  face-crop margin (crop side = (1 + 2 margin) * face-box side) for detected / annotated faces
-    options: keywords of the dataset's lister, e.g. detect_faces, val_fraction, seed, label_mode (FERPlus)
+    options: keywords of the dataset's lister, e.g. detect_faces, val_fraction, seed, label_mode (FERPlus),
+             subject_regex, subject_csv, folds, fold (folder sets; data_scripts/README.md lists each dataset's)
     """
     if name not in DATASET_LOADERS:
         raise ValueError(f"unknown real dataset {name!r}; choose one of {sorted(DATASET_LOADERS)}")
@@ -77,13 +83,15 @@ def prepare_real_dataset(name: str, root: str | Path, image_size: int = 48, *, m
     todo = [split for split in spec.splits if force or not cache_exists(folder / split)]
     if todo:
         source = spec.list_samples(root, **options)
-        header = ConversionReport(name, str(resolved_root), image_size, {**options, "margin": margin},
-                                  str(folder), source.notes)
+        crops = face_crop_path(source)
+        header = ConversionReport(name, str(resolved_root), image_size, {**options, "margin": margin}, str(folder),
+                                  source.notes, face_crops=crops.reason,
+                                  subjects=subject_check(source.splits) if spec.splits == SPLITS else "")
         for split in todo:
             if force:
                 shutil.rmtree(folder / split, ignore_errors=True)
             convert_split(source.splits[split], folder / split, split, header, source.class_names,
-                          source.detect_faces, margin)
+                          crops.detect, margin, Path(root).expanduser())
     report = ConversionReport.from_cache(folder, spec.splits)
     report.converted = todo
     if todo:

@@ -1,4 +1,5 @@
-"""The conversion report: images per split and class, skipped files, face-detector outcomes and fallbacks.
+"""The conversion report: images and people per split and class, whether a person is in two splits, the face-crop
+path and each outcome's count, skipped files and face-detector fallbacks.
 
 Each split's part is stored in its cache manifest (`extra`), so the report of a cached dataset can be read
 back without its source files.
@@ -21,6 +22,7 @@ class SplitReport:
     faces:        stored images per face outcome (aligned, annotated, one_face, several_faces, no_face)
     fallbacks:    "file: what was done" for each several_faces / no_face image
     skipped:      "file: why" for each image that could not be read (missing, corrupt, truncated)
+    people:       distinct subjects stored, or None when the dataset does not name them
     """
 
     split: str
@@ -28,6 +30,7 @@ class SplitReport:
     faces: dict[str, int]
     fallbacks: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    people: int | None = None
 
     @property
     def num_images(self) -> int:
@@ -38,7 +41,9 @@ class SplitReport:
 class ConversionReport:
     """A converted dataset: where it came from, its options and notes, and a `SplitReport` per split.
 
-    converted: the splits converted by the call that returned this report (the others came from the cache)
+    subjects:   in words, whether any person is in two splits, or that the dataset does not name its people
+    face_crops: the face-crop path of the whole dataset and why (detector, crops, or a probe's decision)
+    converted:  the splits converted by the call that returned this report (the others came from the cache)
     """
 
     dataset: str
@@ -47,6 +52,8 @@ class ConversionReport:
     options: dict[str, Any]
     cache_folder: str
     notes: list[str]
+    subjects: str = ""
+    face_crops: str = ""
     splits: dict[str, SplitReport] = field(default_factory=dict)
     converted: list[str] = field(default_factory=list)
 
@@ -65,9 +72,10 @@ class ConversionReport:
         return report
 
     def summary(self, max_files: int = 10) -> str:
-        """Readable report: counts per split and class, face outcomes, skipped files and fallbacks."""
+        """Readable report: the split protocol, counts of images and people per split and class, the face-crop
+        path with each outcome's count, skipped files and fallbacks."""
         class_names = list(next(iter(self.splits.values())).class_counts)
-        widths = [6, 8, *(max(8, len(name) + 1) for name in class_names), 9, 11]
+        widths = [6, 8, 8, *(max(8, len(name) + 1) for name in class_names), 9, 11]
 
         def table_row(cells: list[object]) -> str:
             return f"{cells[0]:<{widths[0]}}" + "".join(f"{cell:>{w}}" for cell, w in zip(cells[1:], widths[1:]))
@@ -75,11 +83,15 @@ class ConversionReport:
         options = ", ".join(f"{k}={v}" for k, v in sorted(self.options.items()))
         lines = [f"{self.dataset} at {self.image_size}x{self.image_size} px from {self.root}",
                  f"cache: {self.cache_folder}", f"options: {options}", *(f"note: {n}" for n in self.notes),
-                 table_row(["split", "images", *class_names, "skipped", "fallbacks"])]
-        lines += [table_row([split, part.num_images, *part.class_counts.values(), len(part.skipped),
-                             len(part.fallbacks)]) for split, part in self.splits.items()]
+                 *(f"{title}: {text}" for title, text in (("subjects", self.subjects), ("faces", self.face_crops))
+                   if text),
+                 table_row(["split", "images", "people", *class_names, "skipped", "fallbacks"])]
+        lines += [table_row([split, part.num_images, "?" if part.people is None else part.people,
+                             *part.class_counts.values(), len(part.skipped), len(part.fallbacks)])
+                  for split, part in self.splits.items()]
         for split, part in self.splits.items():
-            lines.append(f"faces {split}: " + ", ".join(f"{k} {v}" for k, v in sorted(part.faces.items())))
+            lines.append(f"faces {split}: " + ", ".join(f"{k} {v}" for k, v in sorted(part.faces.items()))
+                         + " (per image: meta['face_outcome'])")
         for title, attribute in (("skipped (unreadable) files", "skipped"),
                                  ("face-detector fallbacks", "fallbacks")):
             entries = [f"  {split}: {entry}" for split, part in self.splits.items()
