@@ -7,7 +7,7 @@ from torchvision.transforms import v2
 
 from fer_lib.data import requests
 from fer_lib.data.base import EMOTIONS_7, UNLABELED, DatasetError, FaceDataset
-from fer_lib.data.requests import SampleRequest
+from fer_lib.data.requests import PARTNERS, SampleRequest
 
 #                  sequence 0 (person 0)  seq. 1 (person 1)  person 2   person 3 (seq. 2 has one frame)
 IDENTITY = np.array([0, 0, 0, 0, 0,         1, 1, 1,           2, 2,      3, 3])
@@ -154,8 +154,39 @@ def test_partner_lookup_tables_are_built_once_per_dataset(monkeypatch: pytest.Mo
     for copy in (dataset, dataset.with_transform(None)):
         for index in range(12):
             copy[index]
-    assert len(builds) == len(PARTNER_KINDS)
+    assert len(builds) == len({(PARTNERS[kind].group, PARTNERS[kind].key) for kind in PARTNER_KINDS})
 
 
 def test_without_a_request_a_sample_holds_image_label_and_index() -> None:
     assert set(tiny_faces()[3]) == {"image", "label", "index"}
+
+
+def test_a_far_partner_is_a_frame_of_the_same_sequence_at_least_min_far_gap_away() -> None:
+    dataset = tiny_faces().requesting(SampleRequest(partners=("same_sequence_far",), min_far_gap=3), "HardNeg")
+    assert partners(dataset, "same_sequence_far", 0) == {3, 4}
+    assert partners(dataset, "same_sequence_far", 2) == {-1}          # frames 0..4: none lies 3 from frame 2
+    assert partners(dataset, "same_sequence_far", 4) == {0, 1}
+
+
+def test_frame_gap_weights_choose_the_gap_so_a_zero_weight_gap_is_never_drawn() -> None:
+    only_two = SampleRequest(partners=("sequence_neighbour",), max_frame_gap=2, frame_gap_weights=(0, 1))
+    dataset = tiny_faces().requesting(only_two, "TimeAug")
+    assert partners(dataset, "sequence_neighbour", 2) == {0, 4}
+    assert partners(dataset, "sequence_neighbour", 0) == {2}                    # -2 does not exist, so +2
+    ssl_fer = SampleRequest(partners=("sequence_neighbour",), max_frame_gap=6, frame_gap_weights=(0, 5, 4, 3, 2, 1))
+    assert partners(tiny_faces().requesting(ssl_fer, "TimeAug"), "sequence_neighbour", 0) == {2, 3, 4}
+
+
+def test_a_companion_image_and_several_partner_views_pass_through_the_transform() -> None:
+    flip = v2.RandomHorizontalFlip(p=1.0)
+    swapped = np.flip(tiny_faces().images, axis=0).copy()                     # image i's companion is image 11 - i
+    dataset = tiny_faces(flip, identity=IDENTITY, face_swap=swapped)
+    sample = dataset.requesting(SampleRequest(images=("face_swap",)), "FaceSwap")[3]
+    assert torch.equal(sample["face_swap"], torch.from_numpy(swapped[3]).permute(2, 0, 1).flip(-1))
+    two = tiny_faces().requesting(SampleRequest(partners=("same_person_other_expression",), partner_views=2), "HardNeg")
+    assert len(two[0]["same_person_other_expression"]) == 2
+
+
+def test_a_missing_companion_image_array_is_named() -> None:
+    with pytest.raises(DatasetError, match="FaceSwap needs face_swap from dataset 'tiny'"):
+        tiny_faces().requesting(SampleRequest(images=("face_swap",)), "FaceSwap")

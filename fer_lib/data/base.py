@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
+from torchvision import tv_tensors
 
 from fer_lib.data.requests import PARTNERS, PartnerTables, SampleRequest
 
@@ -120,10 +121,19 @@ class FaceDataset(torch.utils.data.Dataset):
         served.request = request
         return served
 
-    def _view(self, index: int) -> Any:
-        """One transform of image `index` (float CHW in [0, 1] without a transform)."""
-        image = self.image_tensor(index)
+    def _view(self, index: int, array: np.ndarray | None = None) -> Any:
+        """One transform of image `index` (float CHW in [0, 1] without a transform); of `array[index]`, a
+        companion image (N, H, W, C), when given."""
+        image = self.image_tensor(index) if array is None else torch.from_numpy(np.array(array[index])).permute(2, 0, 1)
         return image.float().div_(255) if self.transform is None else self.transform(image)
+
+    def _boxed_view(self, index: int) -> tuple[Any, torch.Tensor]:
+        """One transform of image `index` and its face box (4,) x0, y0, x1, y1, both through the same v2 transform
+        call (the box as `tv_tensors.BoundingBoxes`), so the box follows the view's crop, resize and flip."""
+        image = self.image_tensor(index)
+        box = tv_tensors.BoundingBoxes(self.face_boxes[index][None], format="XYXY", canvas_size=tuple(image.shape[-2:]))
+        view, box = (image.float().div_(255), box) if self.transform is None else self.transform(image, box)
+        return view, box.as_subclass(torch.Tensor).reshape(4)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         """Sample dict: image, label, index (+ soft_label, face_box when present, + what `request` asks).
@@ -134,19 +144,27 @@ class FaceDataset(torch.utils.data.Dataset):
         index, seed = (key, None) if isinstance(key, (int, np.integer)) else key
         index, request = int(index), self.request or SampleRequest()
         with nullcontext() if seed is None else _seeded_cpu_rng(seed):
-            views = [self._view(index) for _ in range(request.views)]
+            if "face_box" in request.meta:                          # each view with its box, after its transform
+                views, boxes = map(list, zip(*(self._boxed_view(index) for _ in range(request.views))))
+            else:
+                views, boxes = [self._view(index) for _ in range(request.views)], None
             sample: dict[str, Any] = {"image": views if request.views > 1 else views[0],
                                       "label": int(self.labels[index]), "index": index}
             if self.soft_labels is not None:
                 sample["soft_label"] = torch.as_tensor(self.soft_labels[index], dtype=torch.float32)
-            if self.face_boxes is not None:
+            if boxes is not None:
+                sample["face_box"] = boxes if request.views > 1 else boxes[0]
+            elif self.face_boxes is not None:
                 sample["face_box"] = torch.as_tensor(self.face_boxes[index], dtype=torch.float32)
             sample.update({name: torch.as_tensor(self.meta[name][index]) for name in request.meta if name in self.meta})
+            sample.update({name: self._view(index, self.meta[name]) for name in request.images})
             arrays = {"label": self.labels, **self.meta}
             for kind in request.partners:
-                partner = PARTNERS[kind].find(arrays, self._partner_tables, index, request.max_frame_gap)
+                partner = PARTNERS[kind].find(arrays, self._partner_tables, index, request)
                 shown = partner if partner >= 0 else index
-                sample[kind], sample[f"{kind}_index"], sample[f"{kind}_found"] = self._view(shown), shown, partner >= 0
+                partner_views = [self._view(shown) for _ in range(request.partner_views)]
+                sample[kind] = partner_views if request.partner_views > 1 else partner_views[0]
+                sample[f"{kind}_index"], sample[f"{kind}_found"] = shown, partner >= 0
         return sample
 
     def subset(self, indices: np.ndarray, name: str | None = None) -> "FaceDataset":

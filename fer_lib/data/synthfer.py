@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from fer_lib.data.spec import DataSpec
 
 __all__ = ["AU_DESCRIPTIONS", "AU_NAMES", "LANDMARK_NAMES", "PROTOTYPES", "RAFDB_CLASS_PRIORS",
-           "SEQUENCE_LABEL_THRESHOLD", "SynthFERSpec", "class_evidence", "generate_stills", "load_general_images",
+           "SEQUENCE_LABEL_THRESHOLD", "SynthFERSpec", "class_evidence", "face_swapped", "generate_stills", "load_general_images",
            "load_synthfer_sequences", "load_synthfer_splits", "load_unlabeled_faces", "render_face"]
 
 SCENE_STYLES = ("wild", "lab")
@@ -278,17 +278,37 @@ def load_synthfer_splits(data: "DataSpec", spec: SynthFERSpec | None = None) -> 
 
 
 def load_synthfer_sequences(data: "DataSpec", num_sequences: int, frames_per_sequence: int,
-                            spec: SynthFERSpec | None = None) -> FaceDataset:
+                            spec: SynthFERSpec | None = None, face_swap: bool = False) -> FaceDataset:
     """Short videos of the labeled identities: an expression rises from neutral to its apex and back.
 
     Frame t of T has intensity sin(pi t / (T - 1)) of the apex AUs (on top of the resting AUs); its label is the
     sequence's class when that intensity is >= SEQUENCE_LABEL_THRESHOLD, else neutral. The head drifts slowly.
-    Sorted by (sequence_id, frame_index); meta["sequence_label"] holds the clip's class on every frame.
+    Sorted by (sequence_id, frame_index); meta["sequence_label"] holds the clip's class on every frame. With
+    `face_swap`, meta["face_swap"] (N, H, W, C) holds every frame's expression on another face (`face_swapped`).
     """
     spec = spec or SynthFERSpec.from_data(data)
-    key = {"kind": "sequences", **dataclasses.asdict(spec), "sequences": num_sequences, "frames": frames_per_sequence}
-    return _cached(key, ("sequences",), lambda: {
-        "sequences": _generate_sequences(spec, num_sequences, frames_per_sequence)})["sequences"]
+    key = {"kind": "sequences", **dataclasses.asdict(spec), "sequences": num_sequences, "frames": frames_per_sequence,
+           **({"face_swap": True} if face_swap else {})}
+
+    def build() -> dict[str, FaceDataset]:
+        sequences = _generate_sequences(spec, num_sequences, frames_per_sequence)
+        if face_swap:
+            sequences.meta["face_swap"] = face_swapped(spec, sequences)
+        return {"sequences": sequences}
+
+    return _cached(key, ("sequences",), build)["sequences"]
+
+
+def face_swapped(spec: SynthFERSpec, dataset: FaceDataset) -> np.ndarray:
+    """SSL-FER's FaceSwap, exact on SynthFER: each image's action units (meta "au") rendered on another labeled
+    identity, in a fresh scene of the same style. Same expression, other face: uint8 (N, H, W, C)."""
+    app, _ = _identities(spec, "labeled", spec.num_identities)
+    rng = _rng(spec, "face_swap")
+    own = dataset.meta["identity"]
+    other = (own + rng.integers(1, spec.num_identities, len(own))) % spec.num_identities
+    images, _, _ = render_dataset(spec, app.take(other), dataset.meta["au"], sample_scene_style(spec, rng, len(own)),
+                                  rng, "face swap")
+    return images
 
 
 def _generate_sequences(spec: SynthFERSpec, num_sequences: int, frames: int) -> FaceDataset:
