@@ -30,10 +30,12 @@ from fer_lib.config import RunConfig, make_config
 from fer_lib.data.registry import load_splits
 from fer_lib.data.transforms import eval_transform
 from fer_lib.engine.devices import apply_threads, resolve_device
-from fer_lib.eval.claims import initialisation_claims
+from fer_lib.eval.claims import contrastive_claims, initialisation_claims
 from fer_lib.eval.predict import predict_logits
 from fer_lib.paths import REPO_ROOT
+from fer_lib.recipes.contrastive import CORE_VARIANTS, contrastive_pretrain, variant_config
 from fer_lib.recipes.finetune import finetune_and_evaluate
+from fer_lib.recipes.frozen_eval import HELD_OUT_PEOPLE, evaluate_frozen, transfer_sets
 from fer_lib.recipes.pretrain import pretrain_mae
 from fer_lib.recipes.probe import probe_encoder
 from fer_lib.report import metric_slug, write_json_atomic
@@ -73,7 +75,27 @@ def notebook_03(cfg: RunConfig, label_fraction: float = 1.0) -> dict[str, Any]:
             "finetune_epochs": budget.finetune.epochs, "train_images": len(splits.train)}
 
 
-NOTEBOOKS = {"03": notebook_03, "03-10pct-labels": lambda cfg: notebook_03(cfg, 0.1)}
+def notebook_04(cfg: RunConfig) -> dict[str, Any]:
+    """Notebook 04's claims at one seed: its default variants (CORE_VARIANTS) pre-trained with the notebook's
+    encoder and schedule, then evaluated frozen (`evaluate_frozen`) exactly as the notebook does."""
+    cfg = cfg.replace(arch=NOTEBOOK_04_ARCH)
+    splits, shifted = load_splits(cfg.data), transfer_sets(cfg)
+    device = resolve_device(cfg.engine.device)
+    evaluations, seconds = {}, {}
+    for name, overrides in CORE_VARIANTS.items():
+        result = contrastive_pretrain(variant_config(cfg, overrides))
+        evaluations[name] = evaluate_frozen(cfg, result.checkpoint, splits, shifted, device, name)
+        seconds[name] = result.seconds
+    target = next(name for name in shifted if name != HELD_OUT_PEOPLE)
+    claims = contrastive_claims({name: e.probe_correct for name, e in evaluations.items()},
+                                {name: e.identity_correct for name, e in evaluations.items()},
+                                {name: e.transfer_correct[target] for name, e in evaluations.items()})
+    return {"claims": [claim.record() for claim in claims], "arch": cfg.arch,
+            "frozen": {name: e.scalars() for name, e in evaluations.items()}, "pretrain_seconds": seconds}
+
+
+NOTEBOOK_04_ARCH = "resnet10t"          # notebook 04's default encoder (its parameters cell)
+NOTEBOOKS = {"03": notebook_03, "03-10pct-labels": lambda cfg: notebook_03(cfg, 0.1), "04": notebook_04}
 
 
 def main() -> None:

@@ -48,7 +48,9 @@ def best_models(paths: list[Path]) -> list[str]:
              "|---|---|---|---|"]
     for path in paths:
         for notebook, seeds in json.loads(path.read_text())["notebooks"].items():
-            best = [measured["targets"]["best_finetuned"] for measured in seeds.values()]
+            best = [measured["targets"]["best_finetuned"] for measured in seeds.values() if "targets" in measured]
+            if not best:                                    # a notebook without fine-tuned models (04: probes)
+                continue
             lines.append(f"| {notebook} | {len(best)} | " + ", ".join(f"{b['test_accuracy']:.3f}" for b in best)
                          + " | " + ", ".join(f"{b['test_balanced_accuracy']:.3f}" for b in best) + " |")
     return lines

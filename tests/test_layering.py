@@ -1,4 +1,4 @@
-"""Lower layers never import higher ones: data -> models -> methods -> engine -> eval / viz -> recipes ->
+"""Lower layers never import higher ones: data -> models -> losses -> methods -> engine -> eval / viz -> recipes ->
 notebooks and the command line. In particular nothing below the recipes sees the run config."""
 import ast
 from pathlib import Path
@@ -7,7 +7,7 @@ import fer_lib
 
 PACKAGE = Path(fer_lib.__file__).parent
 # Each layer may import itself, the layers before it and the shared helpers (paths, progress, report).
-LAYERS = ["data", "models", "methods", "engine", "eval", "viz"]
+LAYERS = ["data", "models", "losses", "methods", "engine", "eval", "viz"]
 HELPERS = {"fer_lib.paths", "fer_lib.progress", "fer_lib.report"}
 
 

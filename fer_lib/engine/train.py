@@ -67,6 +67,7 @@ class TrainSettings:
     batch_size: int
     base_lr: float
     weight_decay: float = 0.05
+    optimizer: str = "adamw"              # a timm optimizer name: adamw, adam, sgd (momentum 0.9), lamb, ...
     betas: tuple[float, float] = (0.9, 0.999)
     warmup_epochs: float = 0.0
     min_lr: float = 1e-6
@@ -104,11 +105,13 @@ class FitResult:
 
 
 def build_optimizer(model: nn.Module, settings: TrainSettings, method: nn.Module | None = None) -> torch.optim.Optimizer:
-    """AdamW at settings.lr; no weight decay on biases, norms and `model.no_weight_decay()` names (timm);
+    """`settings.optimizer` (AdamW by default) at settings.lr; no weight decay on biases, norms and
+    `model.no_weight_decay()` names (timm);
     with `layer_decay`, block i of L gets lr * layer_decay ** (L + 1 - i) (timm's ViT layer groups).
     A method's own parameters (a projection head, a temperature) join at the full lr, decayed unless 1-d."""
-    optimizer = create_optimizer_v2(model, opt="adamw", lr=settings.lr, weight_decay=settings.weight_decay,
-                                    betas=settings.betas, layer_decay=settings.layer_decay)
+    adam_family = "adam" in settings.optimizer or settings.optimizer == "lamb"
+    optimizer = create_optimizer_v2(model, opt=settings.optimizer, lr=settings.lr, weight_decay=settings.weight_decay,
+                                    layer_decay=settings.layer_decay, **({"betas": settings.betas} if adam_family else {}))
     own = [p for p in (method.parameters() if method is not None else ()) if p.requires_grad]
     for decay, params in ((settings.weight_decay, [p for p in own if p.ndim > 1]), (0.0, [p for p in own if p.ndim <= 1])):
         if params:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
+import timm
 import torch
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
@@ -17,6 +18,18 @@ from fer_lib.models.archs import ENCODERS, named
 from fer_lib.models.checkpoints import LoadReport, WeightSource, load_weights
 
 MAE_ONLY_KEYS = ("decoder_", "mask_token")  # the MAE decoder: never part of a classifier
+
+
+def build_classifier(arch: str, num_classes: int, img_size: int = 224, in_chans: int = 3,
+                     global_pool: Literal["token", "avg"] = "avg", drop_path_rate: float = 0.0) -> nn.Module:
+    """A randomly initialised classifier: the collection's ViT for a name in `models.archs.ENCODERS`, else any
+    timm model by name (e.g. "resnet18", as CRS-CONT uses), whose own pooling is kept."""
+    if arch in ENCODERS:
+        return build_vit_classifier(arch, num_classes, img_size, in_chans, global_pool, drop_path_rate)
+    if arch not in timm.list_models():
+        raise ValueError(f"unknown architecture {arch!r}: neither one of {sorted(ENCODERS)} nor a timm model name")
+    return timm.create_model(arch, pretrained=False, num_classes=num_classes, in_chans=in_chans,
+                             drop_path_rate=drop_path_rate)
 
 
 def build_vit_classifier(arch: str, num_classes: int, img_size: int = 224, in_chans: int = 3,
@@ -33,16 +46,19 @@ def build_vit_classifier(arch: str, num_classes: int, img_size: int = 224, in_ch
                              **named(ENCODERS, arch, kwargs))
 
 
-def load_encoder_weights(vit: VisionTransformer, source: WeightSource) -> LoadReport:
-    """Load an MAE encoder (ours, a fer_lib checkpoint, or an official MAE checkpoint) into `vit`.
+def load_encoder_weights(model: nn.Module, source: WeightSource) -> LoadReport:
+    """Load an encoder (an MAE: ours, a fer_lib checkpoint or an official one; or any checkpoint of the same
+    classifier, e.g. a contrastive pre-training) into `model`, keeping the model's own classifier head.
 
     The decoder is dropped, the position embedding is resized when the patch grids differ, the head
     (and `fc_norm` under average pooling) stays as initialised; with average pooling the encoder's final
     LayerNorm is unused and dropped. Raises CheckpointError naming the keys of another architecture.
     """
-    own = vit.state_dict()
-    drop = MAE_ONLY_KEYS + ("head.",) + (() if "norm.weight" in own else ("norm.",))
-    return load_weights(vit, source, drop=drop, keep_new=("head.", "fc_norm."))
+    own = model.state_dict()
+    head = model.pretrained_cfg.get("classifier", "head") if hasattr(model, "pretrained_cfg") else "head"
+    drop = MAE_ONLY_KEYS + (f"{head}.",) + (() if "norm.weight" in own or not isinstance(model, VisionTransformer)
+                                            else ("norm.",))
+    return load_weights(model, source, drop=drop, keep_new=(f"{head}.", "fc_norm."))
 
 
 @contextmanager
@@ -57,7 +73,13 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
-def vit_features(vit: VisionTransformer, images: torch.Tensor) -> torch.Tensor:
-    """Pre-head features (pooled and normalised, as the head sees them) in eval mode: (N, C, H, W) -> (N, D)."""
+def pre_logits(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """What a timm classifier's head sees (pooled, and normalised for a ViT), in the model's current mode:
+    (N, C, H, W) -> (N, D). Contrastive methods train on these."""
+    return model.forward_head(model.forward_features(images), pre_logits=True)
+
+
+def vit_features(vit: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Pre-head features of any timm classifier in eval mode without gradients: (N, C, H, W) -> (N, D)."""
     with evaluating(vit):
-        return vit.forward_head(vit.forward_features(images), pre_logits=True)
+        return pre_logits(vit, images)

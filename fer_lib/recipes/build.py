@@ -1,11 +1,11 @@
 """The models of a run, built from its config's parts (models themselves take only their own arguments)."""
 from __future__ import annotations
 
-from timm.models.vision_transformer import VisionTransformer
+from torch import nn
 
 from fer_lib.config import RunConfig
 from fer_lib.models.mae import MaskedAutoencoderViT, build_mae
-from fer_lib.models.vit import build_vit_classifier
+from fer_lib.models.vit import build_classifier
 
 
 def mae_model(cfg: RunConfig) -> MaskedAutoencoderViT:
@@ -14,7 +14,8 @@ def mae_model(cfg: RunConfig) -> MaskedAutoencoderViT:
                      norm_pix_loss=cfg.mae.norm_pix_loss)
 
 
-def classifier_model(cfg: RunConfig, num_classes: int) -> VisionTransformer:
-    """The run's ViT classifier: encoder `cfg.arch`, pooling and drop path from the fine-tuning settings."""
-    return build_vit_classifier(cfg.arch, num_classes, img_size=cfg.data.image_size, in_chans=cfg.data.channels,
+def classifier_model(cfg: RunConfig, num_classes: int) -> nn.Module:
+    """The run's classifier: encoder `cfg.arch` (a ViT of models.archs or any timm model), pooling and drop path
+    from the fine-tuning settings."""
+    return build_classifier(cfg.arch, num_classes, img_size=cfg.data.image_size, in_chans=cfg.data.channels,
                                 global_pool=cfg.finetune.global_pool, drop_path_rate=cfg.finetune.drop_path)

@@ -7,6 +7,7 @@ images. The probe's C is chosen on val; k-NN uses k = cfg.probe.knn_k; test is s
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from fer_lib.config import RunConfig
-from fer_lib.data.base import DatasetSplits
+from fer_lib.data.base import DatasetSplits, FaceDataset
 from fer_lib.data.registry import load_splits
 from fer_lib.data.transforms import eval_transform
 from fer_lib.engine.devices import resolve_device
@@ -50,24 +51,26 @@ class ProbeSummary:
                 f"{self.knn.accuracy:.4f}")
 
 
-def frozen_features(cfg: RunConfig, init: Path | str | None, splits: DatasetSplits, device: torch.device
+def frozen_features(cfg: RunConfig, init: Path | str | None, splits: DatasetSplits | Mapping[str, FaceDataset],
+                    device: torch.device, num_classes: int | None = None
                     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """Features (N, D) and labels (N,) of every split under the frozen encoder of `init`.
+    """Features (N, D) and labels (N,) of every split (or every named dataset) under the frozen encoder of `init`.
 
     The random encoder (init None) is drawn from `cfg.seed` without touching the global RNG, so it is the
     same encoder whenever it is probed.
     """
+    datasets = {name: getattr(splits, name) for name in SPLITS} if isinstance(splits, DatasetSplits) else dict(splits)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        vit = classifier_model(cfg, splits.train.num_classes)
+        encoder = classifier_model(cfg, num_classes or next(iter(datasets.values())).num_classes)
     if init is not None:
-        load_encoder_weights(vit, Path(init))
-    vit = vit.to(device)
+        load_encoder_weights(encoder, Path(init))
+    encoder = encoder.to(device)
     transform = eval_transform(cfg.data.image_size, cfg.data.channels)
     features, labels = {}, {}
-    for name in SPLITS:
-        dataset = getattr(splits, name).with_transform(transform)
-        features[name], labels[name] = collect_outputs(lambda images: vit_features(vit, images), dataset, device)
+    for name, dataset in datasets.items():
+        features[name], labels[name] = collect_outputs(lambda images: vit_features(encoder, images),
+                                                       dataset.with_transform(transform), device)
     return features, labels
 
 

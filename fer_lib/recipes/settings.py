@@ -37,3 +37,23 @@ class ProbeSettings:
     """Frozen-encoder evaluation: k of the k-NN classifier (the linear probe chooses its C on val)."""
 
     knn_k: int = 20
+
+
+@dataclass(frozen=True)
+class ContrastivePretrainSettings:
+    """Contrastive pre-training schedule and corpus: lr = base_lr * batch / 256 with warm-up + cosine.
+
+    On SynthFER the corpus is `sequences` short videos of `frames` frames (labeled per frame, so SupCon and
+    CRS-CONT train on the same images as SimCLR and SSL-FER's temporal variants); on real data it is the labeled
+    training split, or the frame folder `sequences_root` (see data_scripts/README.md) for TimeAug / HardNeg.
+    """
+
+    epochs: int = 8
+    batch_size: int = 128
+    base_lr: float = 2e-3
+    optimizer: str = "adamw"
+    weight_decay: float = 1e-4
+    warmup_epochs: int = 1
+    sequences: int = 250
+    frames: int = 16
+    sequences_root: str = ""
