@@ -11,7 +11,8 @@ REAL_DATASETS = ("fer2013", "ferplus", "rafdb", "affectnet", "affectnet8", "ckpl
 
 def load_splits(data: DataSpec) -> DatasetSplits:
     """Labeled train / val / test splits of `data.dataset` at `data.image_size` (no transforms attached); with
-    `data.label_fraction` < 1 the training split keeps only that share of each class (`label_subset`)."""
+    `data.label_fraction` < 1 the training split keeps only that share of each class (`label_subset`); then the
+    training split gets `data.noise_kind` noise (data.noise; seeded by `data.data_seed`)."""
     if data.dataset == "synthfer":
         from fer_lib.data.synthfer import load_synthfer_splits
         splits = load_synthfer_splits(data)
@@ -23,6 +24,10 @@ def load_splits(data: DataSpec) -> DatasetSplits:
     if data.label_fraction < 1.0:
         kept = label_subset(splits.train.labels, data.label_fraction, data.data_seed)
         splits = DatasetSplits(splits.train.subset(kept, f"{splits.train.name}-{data.label_fraction:g}"),
+                               splits.val, splits.test)
+    if data.noise_kind != "none":
+        from fer_lib.data.noise import noisy_training_split
+        splits = DatasetSplits(noisy_training_split(splits.train, data.noise_kind, data.noise_rate, data.data_seed),
                                splits.val, splits.test)
     return splits
 

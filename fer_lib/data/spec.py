@@ -23,7 +23,10 @@ class DataSpec:
     synthfer_unlabeled: int = 6000     # unlabeled face corpus for face-domain MAE (SSFER story)
     synthfer_general: int = 6000       # general, non-face image corpus (MIMIC story)
     synthfer_scenes: str = "lab"       # lab (CK+-like: frontal, plain background) | wild (RAF-DB-like)
-    label_noise: float = 0.0           # fraction of training labels flipped (noisy-label methods)
+    label_noise: float = 0.0           # SynthFER only: fraction of training labels flipped to a rater-plausible class
+    noise_kind: str = "none"           # noise injected on the training split of any dataset (data.noise):
+                                       # none | symmetric | asymmetric (FER pairs) | votes (drawn from soft labels)
+    noise_rate: float = 0.0            # flip probability of symmetric / asymmetric noise
     label_fraction: float = 1.0        # share of labeled training images kept per class (SSFER's 5/10/25%)
     face_corpus_root: str = ""         # image folder of unlabeled faces for MAE; empty = built-in corpus
     general_corpus_root: str = ""      # image folder of general images for MAE; empty = built-in corpus
