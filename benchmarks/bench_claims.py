@@ -11,7 +11,10 @@ Writes benchmarks/results/claims[_<suffix>].json after every seed. It picks up w
 in its own run folder (named by its settings), so a rerun finds the finished ones, and seeds already in the
 file are not measured again. `benchmarks/claims_table.py` turns the file into the README's table.
 
-    .venv/bin/python benchmarks/bench_claims.py [--notebook 03 | 03-10pct-labels] [--seeds 0 1 2] [--threads 1]
+Notebooks 04-07 are measured by executing each notebook with its default parameters at the seed (papermill):
+their claims and metrics are read from the run folder the notebook writes.
+
+    .venv/bin/python benchmarks/bench_claims.py [--notebook 03 | 03-10pct-labels | 04 | 05 | 06 | 07] [--seeds 0 1 2] [--threads 1]
 """
 from __future__ import annotations
 
@@ -21,21 +24,21 @@ import os
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
+import papermill
 import torch
 
 from fer_lib.config import RunConfig, make_config
 from fer_lib.data.registry import load_splits
 from fer_lib.data.transforms import eval_transform
 from fer_lib.engine.devices import apply_threads, resolve_device
-from fer_lib.eval.claims import contrastive_claims, initialisation_claims
+from fer_lib.eval.claims import initialisation_claims
 from fer_lib.eval.predict import predict_logits
+from fer_lib.notebook_runner import latest_notebook_folder
 from fer_lib.paths import REPO_ROOT
-from fer_lib.recipes.contrastive import CORE_VARIANTS, contrastive_pretrain, variant_config
 from fer_lib.recipes.finetune import finetune_and_evaluate
-from fer_lib.recipes.frozen_eval import HELD_OUT_PEOPLE, evaluate_frozen, transfer_sets
 from fer_lib.recipes.pretrain import pretrain_mae
 from fer_lib.recipes.probe import probe_encoder
 from fer_lib.report import metric_slug, write_json_atomic
@@ -75,27 +78,27 @@ def notebook_03(cfg: RunConfig, label_fraction: float = 1.0) -> dict[str, Any]:
             "finetune_epochs": budget.finetune.epochs, "train_images": len(splits.train)}
 
 
-def notebook_04(cfg: RunConfig) -> dict[str, Any]:
-    """Notebook 04's claims at one seed: its default variants (CORE_VARIANTS) pre-trained with the notebook's
-    encoder and schedule, then evaluated frozen (`evaluate_frozen`) exactly as the notebook does."""
-    cfg = cfg.replace(arch=NOTEBOOK_04_ARCH)
-    splits, shifted = load_splits(cfg.data), transfer_sets(cfg)
-    device = resolve_device(cfg.engine.device)
-    evaluations, seconds = {}, {}
-    for name, overrides in CORE_VARIANTS.items():
-        result = contrastive_pretrain(variant_config(cfg, overrides))
-        evaluations[name] = evaluate_frozen(cfg, result.checkpoint, splits, shifted, device, name)
-        seconds[name] = result.seconds
-    target = next(name for name in shifted if name != HELD_OUT_PEOPLE)
-    claims = contrastive_claims({name: e.probe_correct for name, e in evaluations.items()},
-                                {name: e.identity_correct for name, e in evaluations.items()},
-                                {name: e.transfer_correct[target] for name, e in evaluations.items()})
-    return {"claims": [claim.record() for claim in claims], "arch": cfg.arch,
-            "frozen": {name: e.scalars() for name, e in evaluations.items()}, "pretrain_seconds": seconds}
+def executed_notebook(name: str) -> Callable[[RunConfig], dict[str, Any]]:
+    """Notebook `name`'s claims at one seed, measured by executing the notebook itself (papermill, its default
+    parameters at the config's profile, seed and threads), so the benchmark measures exactly what the notebook
+    shows; the claims and metrics come from the run folder it writes."""
+    def measure(cfg: RunConfig) -> dict[str, Any]:
+        source = REPO_ROOT / "notebooks" / f"{name}.ipynb"
+        target = Path(os.environ["FER_SSL_RUNS"]) / cfg.profile / "executed" / f"{name}-seed{cfg.seed}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.environ["TQDM_DISABLE"] = "1"
+        papermill.execute_notebook(source, target, parameters={"profile": cfg.profile, "seed": cfg.seed,
+                                                               "device": cfg.engine.device, "threads": cfg.engine.threads},
+                                   cwd=str(source.parent), progress_bar=False)
+        folder = latest_notebook_folder(Path(os.environ["FER_SSL_RUNS"]) / cfg.profile, name)
+        return {"claims": json.loads((folder / "claims.json").read_text()),
+                "metrics": json.loads((folder / "metrics.json").read_text())}
+    return measure
 
 
-NOTEBOOK_04_ARCH = "resnet10t"          # notebook 04's default encoder (its parameters cell)
-NOTEBOOKS = {"03": notebook_03, "03-10pct-labels": lambda cfg: notebook_03(cfg, 0.1), "04": notebook_04}
+NOTEBOOKS_RUN_AS_IS = ("04_contrastive", "05_mixing", "06_semi_supervised", "07_noisy_labels")
+NOTEBOOKS = {"03": notebook_03, "03-10pct-labels": lambda cfg: notebook_03(cfg, 0.1),
+             **{name[:2]: executed_notebook(name) for name in NOTEBOOKS_RUN_AS_IS}}
 
 
 def main() -> None:

@@ -17,14 +17,21 @@ from typing import Any
 
 from fer_lib.data.spec import DataSpec
 from fer_lib.engine.train import EngineSettings
+from fer_lib.methods.contrastive import ContrastiveSettings
+from fer_lib.methods.facemix import FaceMixSettings
 from fer_lib.methods.mae import MAESettings
+from fer_lib.methods.mix_supcon import MixSupConSettings
 from fer_lib.methods.mixing import MixingSettings
+from fer_lib.methods.noisy import NoisySettings
+from fer_lib.methods.semi import SemiSettings
 from fer_lib.methods.supervised import SupervisedSettings
-from fer_lib.recipes.settings import FinetuneSettings, PretrainSettings, ProbeSettings
+from fer_lib.recipes.settings import ContrastivePretrainSettings, FinetuneSettings, PretrainSettings, ProbeSettings
 
 # Part name -> the prefix of its flat parameter names.
 PART_PREFIXES = {"data": "", "engine": "", "mixing": "", "mae": "mae_", "supervised": "supervised_",
-                 "pretrain": "pretrain_", "finetune": "finetune_", "probe": "probe_"}
+                 "pretrain": "pretrain_", "finetune": "finetune_", "probe": "probe_",
+                 "contrastive": "contrastive_", "contrastive_pretrain": "contrastive_pretrain_", "semi": "semi_",
+                 "noisy": "noisy_", "facemix": "facemix_", "mixsupcon": "mixsupcon_"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,12 @@ class RunConfig:
     pretrain: PretrainSettings = field(default_factory=PretrainSettings)
     finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
     probe: ProbeSettings = field(default_factory=ProbeSettings)
+    contrastive: ContrastiveSettings = field(default_factory=ContrastiveSettings)
+    contrastive_pretrain: ContrastivePretrainSettings = field(default_factory=ContrastivePretrainSettings)
+    semi: SemiSettings = field(default_factory=SemiSettings)
+    noisy: NoisySettings = field(default_factory=NoisySettings)
+    facemix: FaceMixSettings = field(default_factory=FaceMixSettings)
+    mixsupcon: MixSupConSettings = field(default_factory=MixSupConSettings)
 
     def replace(self, **overrides: Any) -> "RunConfig":
         """A copy with flat-named `overrides` applied (None values ignored, unknown names rejected)."""
@@ -124,9 +137,15 @@ PROFILES: dict[str, RunConfig] = {
         "smoke", arch="vit_smoke", image_size=32, synthfer_train=384, synthfer_val=96, synthfer_test=128,
         synthfer_identities=32, synthfer_unlabeled=384, synthfer_general=384,
         pretrain_epochs=1, pretrain_batch_size=64, pretrain_warmup_epochs=0,
-        finetune_epochs=1, finetune_batch_size=64, finetune_warmup_epochs=0, probe_knn_k=5, num_workers=0),
+        finetune_epochs=1, finetune_batch_size=64, finetune_warmup_epochs=0, probe_knn_k=5, num_workers=0,
+        contrastive_pretrain_epochs=1, contrastive_pretrain_batch_size=64, contrastive_pretrain_warmup_epochs=0,
+        contrastive_pretrain_sequences=24,
+        semi_epochs=2, semi_batch_size=16, noisy_warmup_epochs=0,
+        facemix_sweep_fractions="0.5"),
     # Classroom default: each notebook in about 5 minutes on a 2-core laptop CPU.
-    "quick": _profile("quick"),
+    # Notebooks 05 and 07 fine-tune 7-10 times: 2 epochs each (notebook 03's single runs take 5); FixMatch takes
+    # 2 unlabeled faces per labeled one (its paper: 7), so notebook 06's four stage-3 runs fit the class too.
+    "quick": _profile("quick", facemix_epochs=2, noisy_epochs=2, semi_fixmatch_unlabeled_ratio=2),
     # GPU, real data, paper scale: ViT-B/16 at 224 px with the MAE pre-training / fine-tuning recipes.
     "full": _profile(
         "full", arch="vit_base_patch16", dataset="rafdb", synthfer_scenes="wild", image_size=224,
@@ -136,7 +155,13 @@ PROFILES: dict[str, RunConfig] = {
         pretrain_epochs=800, pretrain_batch_size=4096, pretrain_base_lr=1.5e-4, pretrain_warmup_epochs=40,
         finetune_epochs=100, finetune_batch_size=1024, finetune_base_lr=5e-4, finetune_warmup_epochs=5,
         finetune_crop_min=0.5, finetune_layer_decay=0.65, finetune_drop_path=0.1, device="cuda",
-        micro_batch_size=256, num_workers=8, checkpoint_every_steps=500),
+        micro_batch_size=256, num_workers=8, checkpoint_every_steps=500,
+        semi_epochs=50, semi_batch_size=64, semi_base_lr=6e-4, semi_sweep_fractions="0.05,0.25,1",
+        facemix_sweep_fractions="0.1,0.25,1",
+        # SSL-FER's contrastive schedule (300 epochs, Adam 3e-4 at 128 tuples, temperature 0.07, its augmentation);
+        # CRS-CONT's differs: see the README's commands.
+        contrastive_pretrain_epochs=300, contrastive_pretrain_warmup_epochs=10, contrastive_temperature=0.07,
+        contrastive_base_temperature=0.07, contrastive_crop_min=0.2, contrastive_blur_prob=0.5),
 }
 
 

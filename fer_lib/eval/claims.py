@@ -22,6 +22,7 @@ class Claim:
     comparison: Comparison
     min_gap: float = 0.0
     at_least_as_good: bool = False
+    measure: str = "test accuracy"     # what the per-item scores are (e.g. "identity 1-NN accuracy", "AUROC share")
 
     @property
     def verdict(self) -> str:
@@ -34,13 +35,14 @@ class Claim:
 
     def sentence(self) -> str:
         bar = f" by at least {100 * self.min_gap:.0f} points" if self.min_gap else ""
-        return (f"{self.text}{bar}: {self.verdict}. {self.comparison.sentence('test accuracy')}")
+        return f"{self.text}{bar}: {self.verdict}. {self.comparison.sentence(self.measure)}"
 
     def record(self) -> dict[str, Any]:
         c = self.comparison
         return {"key": self.key, "claim": self.text, "a": c.name_a, "b": c.name_b, "accuracy_a": c.accuracy_a,
                 "accuracy_b": c.accuracy_b, "effect": c.gap, "standard_error": c.standard_error, "n": c.n,
-                "min_gap": self.min_gap, "at_least_as_good": self.at_least_as_good, "verdict": self.verdict}
+                "min_gap": self.min_gap, "at_least_as_good": self.at_least_as_good, "measure": self.measure,
+                "verdict": self.verdict}
 
 
 def initialisation_claims(finetune_correct: dict[str, np.ndarray], probe_correct: dict[str, np.ndarray],
@@ -82,14 +84,16 @@ def contrastive_claims(probe_correct: dict[str, np.ndarray], identity_correct: d
     if {ssl_fer, "SimCLR"} <= probe_correct.keys():
         claims.append(Claim("ssl_fer_beats_simclr_probe", "SSL-FER: TimeAug, HardNeg, FaceSwap and MaskFN raise "
                             "expression accuracy over SimCLR (linear probe)",
-                            compare_paired(probe_correct[ssl_fer], probe_correct["SimCLR"], ssl_fer, "SimCLR")))
+                            compare_paired(probe_correct[ssl_fer], probe_correct["SimCLR"], ssl_fer, "SimCLR"),
+                            measure="linear-probe accuracy"))
     if {ssl_fer, "SimCLR"} <= identity_correct.keys():
         claims.append(Claim("ssl_fer_lowers_identity_leakage", "SSL-FER: its variants lower identity 1-NN accuracy "
                             "on held-out people relative to SimCLR (SimCLR's identity accuracy is the higher)",
-                            compare_paired(identity_correct["SimCLR"], identity_correct[ssl_fer], "SimCLR", ssl_fer)))
+                            compare_paired(identity_correct["SimCLR"], identity_correct[ssl_fer], "SimCLR", ssl_fer),
+                            measure="identity 1-NN accuracy"))
     if {"CRS-CONT", "SupCon (fine)"} <= transfer_correct.keys():
         claims.append(Claim("crs_cont_transfers_as_well_as_supcon", "CRS-CONT: coarse SupCon with the weight vector "
                             "transfers across datasets at least as well as fine SupCon",
                             compare_paired(transfer_correct["CRS-CONT"], transfer_correct["SupCon (fine)"], "CRS-CONT",
-                                           "SupCon (fine)"), at_least_as_good=True))
+                                           "SupCon (fine)"), at_least_as_good=True, measure="transfer accuracy"))
     return claims

@@ -6,12 +6,10 @@ The split itself (the GMMs, the retrieval soft labels) lives with the method, `f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from fer_lib.eval.claims import Claim
 
 
 @dataclass(frozen=True)
@@ -75,18 +73,3 @@ def gmm_densities(losses: np.ndarray, components: np.ndarray) -> np.ndarray:
     weight, mean, variance = components
     x = np.asarray(losses, dtype=np.float64)[:, None]
     return weight * np.exp(-(x - mean) ** 2 / (2 * variance)) / np.sqrt(2 * np.pi * variance)
-
-
-@dataclass(frozen=True)
-class MeasuredClaim(Claim):
-    """A claim tested on another per-item score than test accuracy (e.g. AUROC contributions over the flipped
-    training labels); `measure` names it in the sentence and the record."""
-
-    measure: str = "test accuracy"
-
-    def sentence(self) -> str:
-        bar = f" by at least {100 * self.min_gap:.0f} points" if self.min_gap else ""
-        return f"{self.text}{bar}: {self.verdict}. {self.comparison.sentence(self.measure)}"
-
-    def record(self) -> dict[str, Any]:
-        return {**super().record(), "measure": self.measure}

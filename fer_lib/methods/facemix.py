@@ -40,6 +40,8 @@ class FaceMixSettings:
     alpha: float = 1.0                 # lam ~ Beta(alpha, alpha), one per batch; SSFER: 1 (uniform)
     as_released: bool = False          # real terms on the mixed images, as SSFER's released script computes them
     sweep_fractions: str = "0.25"      # notebook 05: comma-separated label fractions, e.g. "0.1,0.25,1"
+    epochs: int = 0                    # notebook 05: epochs at 100% labels (epochs / fraction at fewer: the same
+                                       # number of steps); 0 = finetune_epochs
 
 
 def mix_images(images: torch.Tensor, lam: float) -> torch.Tensor:

@@ -66,6 +66,7 @@ class NoisySettings:
     dcl_weight: float = 0.5            # distribution contrastive loss; 0 = off
     dcl_temperature: float = 0.1
     sweep: bool = False                # notebook 07: run the ablation at every noise kind and rate (not the method's)
+    epochs: int = 0                    # notebook 07: epochs of each of its fine-tunings; 0 = finetune_epochs
 
     def __post_init__(self) -> None:
         if self.gmm not in ("classwise", "global"):

@@ -48,12 +48,12 @@ class ContrastivePretrainSettings:
     training split, or the frame folder `sequences_root` (see data_scripts/README.md) for TimeAug / HardNeg.
     """
 
-    epochs: int = 8
+    epochs: int = 2
     batch_size: int = 128
-    base_lr: float = 2e-3
+    base_lr: float = 6e-4                # SSL-FER: Adam 3e-4 at 128 tuples
     optimizer: str = "adamw"
     weight_decay: float = 1e-4
     warmup_epochs: int = 1
-    sequences: int = 250
+    sequences: int = 125
     frames: int = 16
     sequences_root: str = ""
