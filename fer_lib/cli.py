@@ -68,11 +68,34 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--domain", choices=("face", "general"), default="face")
     _add_config_flags(pretrain)
 
-    finetune = commands.add_parser("finetune", help="fine-tune a ViT classifier and evaluate it")
+    finetune = commands.add_parser("finetune", help="fine-tune a classifier and evaluate it")
     finetune.add_argument("--init", default="scratch",
                           help="scratch, mae:face or mae:general (the MAE that `pretrain-mae` made with the same "
                                "settings), or a checkpoint path")
+    finetune.add_argument("--method", choices=sorted(FINETUNE_METHODS), default="ce",
+                          help="ce: cross-entropy (with --mixup-alpha / --cutmix-alpha: Mixup / CutMix); facemix: "
+                               "SSFER's FaceMix; supcon: SupCon + CE; mix-supcon: MIMIC's mix-supervised contrast")
     _add_config_flags(finetune)
+
+    contrastive = commands.add_parser("contrastive-pretrain", help="contrastive pre-training of one variant "
+                                      "(--contrastive-loss, --contrastive-time-aug, ...), then its frozen evaluation")
+    contrastive.add_argument("--init", default="scratch", help="as for finetune")
+    _add_config_flags(contrastive)
+
+    probe = commands.add_parser("probe", help="frozen-encoder evaluation: linear probe, k-NN, label efficiency, "
+                                              "identity leakage, transfer")
+    probe.add_argument("--init", default="scratch", help="as for finetune")
+    _add_config_flags(probe)
+
+    semi = commands.add_parser("semi", help="semi-supervised fine-tuning (SSFER's stage 3 or FixMatch) from a "
+                                            "stage-2 model at --semi-label-fraction")
+    semi.add_argument("--init", default="scratch", help="as for finetune (a stage-2 model's best.pt)")
+    _add_config_flags(semi)
+
+    noisy = commands.add_parser("noisy", help="fine-tuning through noisy labels (DR-FER, our reconstruction; "
+                                              "--noise-kind, --noise-rate, --noisy-* parts)")
+    noisy.add_argument("--init", default="scratch", help="as for finetune")
+    _add_config_flags(noisy)
 
     crossval = commands.add_parser("crossval", help="k-fold cross-validation over subjects (CK+, JAFFE, image "
                                                     "folders with subjects): each fold, then mean and std")
@@ -118,10 +141,53 @@ def main(argv: list[str] | None = None) -> int:
         from fer_lib.recipes.crossval import cross_validate
         print(cross_validate(cfg, _init(cfg, args.init), args.folds, args.recipe).summary())
         return 0
-    from fer_lib.recipes.finetune import finetune_and_evaluate
-    result = finetune_and_evaluate(cfg, _init(cfg, args.init))
+    if args.command in ("contrastive-pretrain", "probe"):
+        return _frozen(cfg, args.command, _init(cfg, args.init))
+    if args.command == "semi":
+        from fer_lib.recipes.semi import semi_supervised_finetune
+        result = semi_supervised_finetune(cfg, _init(cfg, args.init))
+    elif args.command == "noisy":
+        from fer_lib.recipes.noisy import noisy_label_finetune
+        result = noisy_label_finetune(cfg, _init(cfg, args.init)).finetune
+    else:
+        from fer_lib.recipes.finetune import finetune_and_evaluate
+        result = finetune_and_evaluate(cfg, _init(cfg, args.init), method=FINETUNE_METHODS[args.method](cfg),
+                                       label=None if args.method == "ce" else args.method)
     print(f"{result.summary()}\nrun folder: {result.run_dir}")
     return 0
+
+
+def _frozen(cfg: RunConfig, command: str, init: Path | None) -> int:
+    """contrastive-pretrain (then evaluate the result) or probe `init`: print every frozen-encoder measure."""
+    from fer_lib.data.registry import load_splits
+    from fer_lib.engine.devices import resolve_device
+    from fer_lib.recipes.frozen_eval import evaluate_frozen, transfer_sets
+    if command == "contrastive-pretrain":
+        from fer_lib.recipes.contrastive import contrastive_pretrain
+        trained = contrastive_pretrain(cfg, init)
+        print(f"{trained.variant}: {trained.seconds / 60:.1f} min, encoder saved as {trained.checkpoint}")
+        init = trained.checkpoint
+    evaluation = evaluate_frozen(cfg, init, load_splits(cfg.data), transfer_sets(cfg), resolve_device(cfg.engine.device),
+                                 "scratch" if init is None else init.stem)
+    print("\n".join(f"{name}: {value:.4f}" for name, value in evaluation.scalars().items()))
+    return 0
+
+
+def _facemix(cfg: RunConfig):
+    from fer_lib.methods.facemix import FaceMix
+    return FaceMix(cfg.facemix, cfg.supervised.label_smoothing)
+
+
+def _mix_supcon(cfg: RunConfig, mixing: bool = True):
+    from fer_lib.methods.mix_supcon import MixSupCon
+    from fer_lib.recipes.build import classifier_model
+    settings = cfg.mixsupcon if mixing else cfg.replace(mixsupcon_alpha=0.0).mixsupcon
+    return MixSupCon(settings, classifier_model(cfg, 1).num_features, cfg.supervised.label_smoothing)
+
+
+# finetune --method: name -> the method for a run config (None: the recipe's cross-entropy).
+FINETUNE_METHODS = {"ce": lambda cfg: None, "facemix": _facemix, "supcon": lambda cfg: _mix_supcon(cfg, mixing=False),
+                    "mix-supcon": _mix_supcon}
 
 
 if __name__ == "__main__":

@@ -76,3 +76,16 @@ def test_an_unknown_config_flag_is_rejected() -> None:
 def test_finetuning_from_a_missing_mae_names_the_command_that_makes_it(tmp_path: Path) -> None:
     done = cli(tmp_path, "--init", "mae:face")
     assert done.returncode != 0 and "pretrain-mae --domain face --profile smoke" in done.stderr
+
+
+def test_the_method_commands_train_and_report_at_smoke(tmp_path: Path) -> None:
+    """Each method of notebooks 04-07 runs from the command line (its paper-scale entry point, with --profile full)."""
+    env = {**os.environ, "FER_SSL_RUNS": str(tmp_path), "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
+    base = [sys.executable, "-m", "fer_lib"]
+    smoke = ["--profile", "smoke", "--synthfer-train", "128", "--synthfer-val", "64", "--synthfer-test", "64"]
+    commands = {"contrastive-pretrain": ["--contrastive-loss", "crs_cont", "--contrastive-pretrain-sequences", "8"],
+                "finetune": ["--method", "facemix"], "noisy": ["--noise-kind", "symmetric", "--noise-rate", "0.2"]}
+    for command, flags in commands.items():
+        done = subprocess.run([*base, command, *smoke, *flags], env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"{command}: {done.stderr[-2000:]}"
+        assert ("probe_acc" in done.stdout) if command == "contrastive-pretrain" else ("test acc" in done.stdout)
