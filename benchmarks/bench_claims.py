@@ -89,13 +89,14 @@ def executed_notebook(name: str) -> Callable[[RunConfig], dict[str, Any]]:
         os.environ["TQDM_DISABLE"] = "1"
         papermill.execute_notebook(source, target, parameters={"profile": cfg.profile, "seed": cfg.seed,
                                                                "device": cfg.engine.device, "threads": cfg.engine.threads},
-                                   cwd=str(source.parent), progress_bar=False)
+                                   cwd=str(source.parent), progress_bar=False, execution_timeout=CELL_TIMEOUT)
         folder = latest_notebook_folder(Path(os.environ["FER_SSL_RUNS"]) / cfg.profile, name)
         return {"claims": json.loads((folder / "claims.json").read_text()),
                 "metrics": json.loads((folder / "metrics.json").read_text())}
     return measure
 
 
+CELL_TIMEOUT = 3600     # seconds per cell: a cell that never returns fails its seed instead of blocking the benchmark
 NOTEBOOKS_RUN_AS_IS = ("04_contrastive", "05_mixing", "06_semi_supervised", "07_noisy_labels")
 NOTEBOOKS = {"03": notebook_03, "03-10pct-labels": lambda cfg: notebook_03(cfg, 0.1),
              **{name[:2]: executed_notebook(name) for name in NOTEBOOKS_RUN_AS_IS}}

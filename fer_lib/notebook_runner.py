@@ -49,6 +49,9 @@ def prepare_notebooks(profile: str, out_dir: Path, parameters: dict[str, Any] | 
     return prepared
 
 
+CELL_TIMEOUT = 3600     # seconds per cell: a hung cell fails its notebook and the run goes on to the next
+
+
 def run_notebooks(profile: str, parameters: dict[str, Any] | None = None, names: list[str] | None = None) -> tuple[list[NotebookRun], Path]:
     """Execute the notebooks (all, or those whose name starts with one of `names`); returns runs and report path."""
     run_root = runs_dir() / profile
@@ -65,7 +68,7 @@ def run_notebooks(profile: str, parameters: dict[str, Any] | None = None, names:
         try:
             papermill.execute_notebook(source, target, parameters={"profile": profile, **(parameters or {})},
                                        cwd=str(NOTEBOOKS_DIR), kernel_name="python3", log_output=True,
-                                       progress_bar=False)
+                                       progress_bar=False, execution_timeout=CELL_TIMEOUT)
             status = "ok"
         except Exception as error:  # papermill wraps the cell's error; keep going, report it
             status = f"failed: {type(error).__name__}: {str(error).strip().splitlines()[-1][:300]}"
