@@ -83,11 +83,22 @@ def table(rows: dict[str, dict[str, Any]], digits: int = 3) -> Markdown:
 
 def explorer(function: Callable[..., None], **controls: "widgets.ValueWidget") -> None:
     """`function` drawn once at the controls' values (the picture an executed or static copy keeps), then the
-    controls, which redraw it live in Jupyter. A static copy shows a note instead of the widget's text."""
+    controls, which redraw it live below them in Jupyter. Nothing is drawn into the widget until a control moves,
+    so a headless run (papermill, nbval) sends no output-widget messages. A static copy shows a note instead of
+    the widget's text."""
     import ipywidgets as widgets
 
     function(**{name: control.value for name, control in controls.items()})
-    bundle = widgets.interactive(function, **controls)._repr_mimebundle_()
+    drawn = widgets.Output()
+
+    def redraw(_: Any) -> None:
+        with drawn:
+            drawn.clear_output(wait=True)
+            function(**{name: control.value for name, control in controls.items()})
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    bundle = widgets.VBox([*controls.values(), drawn])._repr_mimebundle_()
     bundle["text/plain"] = "(the controls of this explorer appear when the notebook runs in Jupyter)"
     display(bundle, raw=True)
 
