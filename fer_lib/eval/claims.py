@@ -80,7 +80,8 @@ def contrastive_claims(probe_correct: dict[str, np.ndarray], identity_correct: d
     if {"SupCon (fine)", "SimCLR"} <= probe_correct.keys():
         claims.append(Claim("supcon_beats_simclr_probe", "SupCon: labels make a better frozen encoder than SimCLR "
                             "(linear probe)", compare_paired(probe_correct["SupCon (fine)"], probe_correct["SimCLR"],
-                                                             "SupCon (fine)", "SimCLR")))
+                                                             "SupCon (fine)", "SimCLR"),
+                            measure="linear-probe accuracy"))
     if {ssl_fer, "SimCLR"} <= probe_correct.keys():
         claims.append(Claim("ssl_fer_beats_simclr_probe", "SSL-FER: TimeAug, HardNeg, FaceSwap and MaskFN raise "
                             "expression accuracy over SimCLR (linear probe)",
