@@ -3,7 +3,8 @@
 For one encoder, on features of un-augmented images:
 - linear probe (C chosen on val) and cosine k-NN on the labeled splits;
 - label efficiency: the probe trained on `fractions` of the training labels (SSFER's per-class draw,
-  max(1, round(p * n_c)) images of class c, seeded), its C chosen on the full val split;
+  max(1, round(p * n_c)) images of class c, seeded), its C chosen on the full val split (from a 3-value grid below
+  100% of the labels, the full grid at 100%);
 - identity leakage (SSL-FER): on faces of people held out from training, leave-one-out 1-NN identity accuracy and
   the same 1-NN's expression accuracy (lower identity accuracy at equal expression accuracy is the aim), plus
   expression and identity neighbour purity;
@@ -28,6 +29,7 @@ from fer_lib.eval.probes import cosine_neighbours, knn_classify, linear_probe
 from fer_lib.recipes.probe import frozen_features
 
 LABEL_FRACTIONS = (0.01, 0.05, 0.1, 0.25, 1.0)
+FRACTION_C_GRID = (1e-2, 1e-1, 1.0)     # the probes on a share of the labels choose C among these
 HELD_OUT_PEOPLE = "new people"
 
 
@@ -93,7 +95,8 @@ def evaluate_frozen(cfg: RunConfig, init: Path | str | None, splits: DatasetSpli
         for fraction in sorted(fractions, reverse=True):
             kept = label_subset(labels["train"], fraction, cfg.seed) if fraction < 1 else np.arange(len(labels["train"]))
             probe = linear_probe(features["train"][kept], labels["train"][kept], features["val"], labels["val"],
-                                 features["test"], test_labels, class_names)
+                                 features["test"], test_labels, class_names,
+                                 **({} if fraction == 1.0 else {"c_grid": FRACTION_C_GRID}))
             efficiency_correct[fraction] = probe.classifier.predict(features["test"].numpy()) == test_labels
             efficiency[fraction] = float(efficiency_correct[fraction].mean())
             if fraction == 1.0:

@@ -54,6 +54,6 @@ class ContrastivePretrainSettings:
     optimizer: str = "adamw"
     weight_decay: float = 1e-4
     warmup_epochs: int = 1
-    sequences: int = 125
+    sequences: int = 64
     frames: int = 16
     sequences_root: str = ""
