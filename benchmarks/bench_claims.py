@@ -36,12 +36,12 @@ from fer_lib.data.transforms import eval_transform
 from fer_lib.engine.devices import apply_threads, resolve_device
 from fer_lib.eval.claims import initialisation_claims
 from fer_lib.eval.predict import predict_logits
-from fer_lib.notebook_runner import latest_notebook_folder
 from fer_lib.paths import REPO_ROOT
 from fer_lib.recipes.finetune import finetune_and_evaluate
 from fer_lib.recipes.pretrain import pretrain_mae
 from fer_lib.recipes.probe import probe_encoder
 from fer_lib.report import metric_slug, write_json_atomic
+from fer_lib.runs import list_runs
 from fer_lib.zoo import zoo_for
 
 RESULTS = Path(__file__).parent / "results"
@@ -90,10 +90,17 @@ def executed_notebook(name: str) -> Callable[[RunConfig], dict[str, Any]]:
         papermill.execute_notebook(source, target, parameters={"profile": cfg.profile, "seed": cfg.seed,
                                                                "device": cfg.engine.device, "threads": cfg.engine.threads},
                                    cwd=str(source.parent), progress_bar=False, execution_timeout=CELL_TIMEOUT)
-        folder = latest_notebook_folder(Path(os.environ["FER_SSL_RUNS"]) / cfg.profile, name)
+        folder = seed_folder(Path(os.environ["FER_SSL_RUNS"]) / cfg.profile, name, cfg.seed)
         return {"claims": json.loads((folder / "claims.json").read_text()),
                 "metrics": json.loads((folder / "metrics.json").read_text())}
     return measure
+
+
+def seed_folder(run_root: Path, notebook: str, seed: int) -> Path:
+    """The most recently used run folder of `notebook` at `seed` (seeds may run in parallel, each in its folder)."""
+    runs = {name: entry for name, entry in list_runs(run_root.name, "notebook").items() if entry["label"] == notebook
+            and json.loads((run_root / name / "run.json").read_text())["identity"]["seed"] == seed}
+    return run_root / max(runs, key=lambda name: runs[name]["used"])
 
 
 CELL_TIMEOUT = 3600     # seconds per cell: a cell that never returns fails its seed instead of blocking the benchmark
