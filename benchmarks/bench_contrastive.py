@@ -110,7 +110,7 @@ def loading_share(cfg: RunConfig, device: torch.device, steps: int) -> dict[str,
         waited = total = 0.0
         batches = iter(loader)
         next(batches)                                           # start-up of the worker is not a step
-        for _ in range(steps):
+        for _ in range(min(steps, len(loader) - 1)):            # one pass over the corpus at most
             started = time.perf_counter()
             batch = next(batches)
             arrived = time.perf_counter()
