@@ -50,6 +50,17 @@ def _parse_parameters(pairs: list[str]) -> dict[str, str]:
     return parameters
 
 
+# Commands of notebooks 04-07's recipes: name -> help (each takes --init and every config flag).
+METHOD_COMMANDS = {
+    "contrastive-pretrain": "contrastive pre-training of one variant (--contrastive-loss, --contrastive-time-aug, "
+                            "...), then its frozen evaluation",
+    "probe": "frozen-encoder evaluation: linear probe, k-NN, label efficiency, identity leakage, transfer",
+    "semi": "semi-supervised fine-tuning (SSFER's stage 3 or FixMatch) at --semi-label-fraction from --init, a "
+            "stage-2 model's best.pt",
+    "noisy": "fine-tuning through noisy labels (DR-FER, our reconstruction; --noise-kind, --noise-rate, --noisy-* parts)",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fer_lib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -77,25 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
                                "SSFER's FaceMix; supcon: SupCon + CE; mix-supcon: MIMIC's mix-supervised contrast")
     _add_config_flags(finetune)
 
-    contrastive = commands.add_parser("contrastive-pretrain", help="contrastive pre-training of one variant "
-                                      "(--contrastive-loss, --contrastive-time-aug, ...), then its frozen evaluation")
-    contrastive.add_argument("--init", default="scratch", help="as for finetune")
-    _add_config_flags(contrastive)
-
-    probe = commands.add_parser("probe", help="frozen-encoder evaluation: linear probe, k-NN, label efficiency, "
-                                              "identity leakage, transfer")
-    probe.add_argument("--init", default="scratch", help="as for finetune")
-    _add_config_flags(probe)
-
-    semi = commands.add_parser("semi", help="semi-supervised fine-tuning (SSFER's stage 3 or FixMatch) from a "
-                                            "stage-2 model at --semi-label-fraction")
-    semi.add_argument("--init", default="scratch", help="as for finetune (a stage-2 model's best.pt)")
-    _add_config_flags(semi)
-
-    noisy = commands.add_parser("noisy", help="fine-tuning through noisy labels (DR-FER, our reconstruction; "
-                                              "--noise-kind, --noise-rate, --noisy-* parts)")
-    noisy.add_argument("--init", default="scratch", help="as for finetune")
-    _add_config_flags(noisy)
+    for command, what in METHOD_COMMANDS.items():                   # one recipe each, from --init
+        method = commands.add_parser(command, help=what)
+        method.add_argument("--init", default="scratch", help="as for finetune")
+        _add_config_flags(method)
 
     crossval = commands.add_parser("crossval", help="k-fold cross-validation over subjects (CK+, JAFFE, image "
                                                     "folders with subjects): each fold, then mean and std")

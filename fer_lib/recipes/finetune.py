@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from fer_lib.config import RunConfig
-from fer_lib.data.base import DatasetSplits
+from fer_lib.data.base import DatasetSplits, FaceDataset
 from fer_lib.data.registry import load_splits
 from fer_lib.data.transforms import eval_transform, train_transform
 from fer_lib.engine.devices import resolve_device
@@ -95,19 +96,28 @@ def finetune_and_evaluate(cfg: RunConfig, init: Path | str | None = None, splits
         load_encoder_weights(model, init)
 
     def evaluate(candidate: nn.Module) -> dict[str, float]:
-        logits, labels = predict_logits(candidate, val, device)
-        return {"val_acc": float((logits.argmax(1) == labels).float().mean())}
+        return {"val_acc": val_accuracy(candidate, val, device)}
 
     mixing = (MixBatch(cfg.mixing, splits.train.num_classes, cfg.supervised.label_smoothing)
               if cfg.mixing.enabled else None)
     result = fit(model, method, train, finetune_settings(cfg, init is not None), run_dir, evaluate=evaluate,
                  batch_transform=mixing)
-    best = read_checkpoint(run_dir / "best.pt")
     model = result.model
+    best_epoch, val_report, test_report = best_reports(model, run_dir, val, test, device, splits.train.class_names)
+    return FinetuneResult(label, model, result.history, best_epoch, val_report, test_report, run_dir)
+
+
+def val_accuracy(model: nn.Module, val: FaceDataset, device: torch.device) -> float:
+    """Accuracy of `model` on the (eval-transformed) validation split: the metric that picks best.pt."""
+    logits, labels = predict_logits(model, val, device)
+    return float((logits.argmax(1) == labels).float().mean())
+
+
+def best_reports(model: nn.Module, run_dir: Path, val: FaceDataset, test: FaceDataset, device: torch.device,
+                 class_names: tuple[str, ...]) -> tuple[int, ClassificationReport, ClassificationReport]:
+    """Load <run_dir>/best.pt (the epoch chosen on val) into `model`; its epoch and its val and test reports."""
+    best = read_checkpoint(run_dir / "best.pt")
     model.load_state_dict(best["model"])
-    reports = {}
-    for name, dataset in (("val", val), ("test", test)):
-        logits, labels = predict_logits(model, dataset, device)
-        reports[name] = classification_report(logits, labels, splits.train.class_names)
-    return FinetuneResult(label, model, result.history, int(best["best"]["epoch"]), reports["val"], reports["test"],
-                          run_dir)
+    val_report, test_report = (classification_report(*predict_logits(model, dataset, device), class_names)
+                               for dataset in (val, test))
+    return int(best["best"]["epoch"]), val_report, test_report

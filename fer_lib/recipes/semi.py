@@ -25,13 +25,12 @@ from fer_lib.data.registry import load_pretrain_corpus, load_splits
 from fer_lib.data.transforms import WeakStrong, eval_transform, strong_transform, train_transform
 from fer_lib.engine.devices import resolve_device
 from fer_lib.engine.train import fit
-from fer_lib.eval.metrics import classification_report
 from fer_lib.eval.predict import predict_logits
 from fer_lib.methods.semi import PseudoLabelling
-from fer_lib.models.checkpoints import LoadReport, WeightSource, load_weights, read_checkpoint, read_state_dict
+from fer_lib.models.checkpoints import LoadReport, WeightSource, load_weights, read_state_dict
 from fer_lib.models.vit import load_encoder_weights
 from fer_lib.recipes.build import classifier_model
-from fer_lib.recipes.finetune import FinetuneResult, finetune_settings, init_identity
+from fer_lib.recipes.finetune import FinetuneResult, best_reports, finetune_settings, init_identity, val_accuracy
 from fer_lib.runs import open_run
 
 # What decides a stage-3 run beyond the method's own settings (the notebook's label budgets and the other teacher's
@@ -124,8 +123,7 @@ def semi_supervised_finetune(cfg: RunConfig, init: Path | str | None, splits: Da
         load_init(model, init)
 
     def evaluate(candidate: nn.Module) -> dict[str, float]:
-        logits, labels = predict_logits(candidate, val, device)
-        scores = {"val_acc": float((logits.argmax(1) == labels).float().mean())}
+        scores = {"val_acc": val_accuracy(candidate, val, device)}
         if candidate is model:                      # the student's record also gets the epoch's pseudo-labels
             scores |= {f"train_{name}": value for name, value in method.epoch_statistics().items()}
         return scores
@@ -136,12 +134,9 @@ def semi_supervised_finetune(cfg: RunConfig, init: Path | str | None, splits: Da
         stream_batch_sizes={"unlabeled": unlabeled_ratio * semi.batch_size})
     result = fit(model, method, streams, settings, run_dir, evaluate=evaluate)
     final_teacher = result.ema_model if teacher == "ema" else result.model
-    best = read_checkpoint(run_dir / "best.pt")
-    model.load_state_dict(best["model"])
-    reports = {name: classification_report(*predict_logits(model, dataset, device), splits.train.class_names)
-               for name, dataset in (("val", val), ("test", test))}
-    return SemiResult(label, model, result.history, int(best["best"]["epoch"]), reports["val"], reports["test"],
-                      run_dir, teacher=final_teacher, labeled=labeled, unlabeled=unlabeled)
+    best_epoch, val_report, test_report = best_reports(model, run_dir, val, test, device, splits.train.class_names)
+    return SemiResult(label, model, result.history, best_epoch, val_report, test_report, run_dir,
+                      teacher=final_teacher, labeled=labeled, unlabeled=unlabeled)
 
 
 @dataclass(frozen=True)
