@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed-stamp
 # pytest-xdist workers (nbval needs --dist loadscope)
 JOBS ?= 2
 
-.PHONY: install run test lab bench zoo clean
+.PHONY: install run test lab bench zoo student clean
 
 install: $(INSTALLED)
 
@@ -40,6 +40,12 @@ bench: install
 # on the CPU, where each of the two entries takes about 23 minutes on one core of the 2-core development machine.
 zoo: install
 	$(PY) -m fer_lib zoo build
+
+# The student edition (fer_lib/student.py): build/student/NN_*.ipynb with every `solution` cell replaced by a stub
+# that says what to write, and no outputs. The notebooks in notebooks/ are the teacher edition.
+student: install
+	rm -rf build/student
+	$(PY) -m fer_lib student --out build/student
 
 clean:
 	rm -rf build runs .cache

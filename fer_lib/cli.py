@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     zoo.add_argument("action", choices=("build", "list"), help="build: run each entry's command and store its MAE; "
                                                                "list: each entry and whether its file verifies")
     zoo.add_argument("names", nargs="*", help="entries (default: all)")
+
+    student = commands.add_parser("student", help="write the student edition of the notebooks (solutions as stubs, "
+                                                  "no outputs)")
+    student.add_argument("--out", type=Path, default=None, help="folder (default: build/student)")
     return parser
 
 
@@ -125,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "zoo":
         from fer_lib.zoo import zoo_command
         return zoo_command(args.action, args.names)
+    if args.command == "student":
+        from fer_lib.student import STUDENT_DIR, write_student_edition
+        for path in write_student_edition(args.out or STUDENT_DIR):
+            print(path)
+        return 0
     cfg = _config(args)
     from fer_lib.engine.devices import apply_threads
     apply_threads(cfg.engine.threads)
