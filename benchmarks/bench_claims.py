@@ -14,7 +14,8 @@ file are not measured again. `benchmarks/claims_table.py` turns the file into th
 Notebooks 04-07 are measured by executing each notebook with its default parameters at the seed (papermill):
 their claims and metrics are read from the run folder the notebook writes.
 
-    .venv/bin/python benchmarks/bench_claims.py [--notebook 03 | 03-10pct-labels | 04 | 05 | 06 | 07] [--seeds 0 1 2] [--threads 1]
+    .venv/bin/python benchmarks/bench_claims.py [--notebook 03 | 03-10pct-labels | 04 | 05 | 06 | 07] [--seeds 0 1 2]
+        [--threads 1] [--full-ablation]
 """
 from __future__ import annotations
 
@@ -78,21 +79,22 @@ def notebook_03(cfg: RunConfig, label_fraction: float = 1.0) -> dict[str, Any]:
             "finetune_epochs": budget.finetune.epochs, "train_images": len(splits.train)}
 
 
-def executed_notebook(name: str) -> Callable[[RunConfig], dict[str, Any]]:
+def executed_notebook(name: str) -> Callable[..., dict[str, Any]]:
     """Notebook `name`'s claims at one seed, measured by executing the notebook itself (papermill, its default
-    parameters at the config's profile, seed and threads), so the benchmark measures exactly what the notebook
-    shows; the claims and metrics come from the run folder it writes."""
-    def measure(cfg: RunConfig) -> dict[str, Any]:
+    parameters at the config's profile, seed and threads, plus `full_ablation`), so the benchmark measures exactly
+    what the notebook shows; the claims and metrics come from the run folder it writes."""
+    def measure(cfg: RunConfig, full_ablation: bool = False) -> dict[str, Any]:
         source = REPO_ROOT / "notebooks" / f"{name}.ipynb"
         target = Path(os.environ["FER_SSL_RUNS"]) / cfg.profile / "executed" / f"{name}-seed{cfg.seed}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         os.environ["TQDM_DISABLE"] = "1"
         papermill.execute_notebook(source, target, parameters={"profile": cfg.profile, "seed": cfg.seed,
-                                                               "device": cfg.engine.device, "threads": cfg.engine.threads},
+                                                               "device": cfg.engine.device, "threads": cfg.engine.threads,
+                                                               "full_ablation": full_ablation},
                                    cwd=str(source.parent), progress_bar=False, execution_timeout=CELL_TIMEOUT)
         folder = seed_folder(Path(os.environ["FER_SSL_RUNS"]) / cfg.profile, name, cfg.seed)
         return {"claims": json.loads((folder / "claims.json").read_text()),
-                "metrics": json.loads((folder / "metrics.json").read_text())}
+                "metrics": json.loads((folder / "metrics.json").read_text()), "full_ablation": full_ablation}
     return measure
 
 
@@ -107,6 +109,7 @@ CELL_TIMEOUT = 3600     # seconds per cell: a cell that never returns fails its 
 NOTEBOOKS_RUN_AS_IS = ("04_contrastive", "05_mixing", "06_semi_supervised", "07_noisy_labels")
 NOTEBOOKS = {"03": notebook_03, "03-10pct-labels": lambda cfg: notebook_03(cfg, 0.1),
              **{name[:2]: executed_notebook(name) for name in NOTEBOOKS_RUN_AS_IS}}
+EXECUTED = {name[:2] for name in NOTEBOOKS_RUN_AS_IS}
 
 
 def main() -> None:
@@ -116,6 +119,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (results are kept per count)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--full-ablation", action="store_true",
+                        help="notebooks 04-07: run with full_ablation = True (every row, and the claims that need them)")
     args = parser.parse_args()
     threads = apply_threads(args.threads)
     # Runs of another thread count must not be found as finished: float order differs, so they get their own root.
@@ -130,7 +135,9 @@ def main() -> None:
             continue
         started = time.perf_counter()
         cfg = make_config(args.profile, seed=seed, device=args.device, threads=threads)
-        done[str(seed)] = {**NOTEBOOKS[args.notebook](cfg), "seconds": time.perf_counter() - started}
+        measure = NOTEBOOKS[args.notebook]
+        measured = measure(cfg, args.full_ablation) if args.notebook in EXECUTED else measure(cfg)
+        done[str(seed)] = {**measured, "seconds": time.perf_counter() - started}
         results.update({"profile": args.profile, "threads": threads, "device": str(resolve_device(args.device)),
                         "torch": torch.__version__, "python": platform.python_version(),
                         "cpu_count": os.cpu_count()})
