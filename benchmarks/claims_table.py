@@ -13,6 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
+from fer_lib.eval.claims_benchmark import claim_summaries
 from fer_lib.notebook_runner import claim_text
 
 RESULTS = Path(__file__).parent / "results"
@@ -25,20 +26,11 @@ def claims_table(paths: list[Path]) -> str:
     for path in paths:
         results = json.loads(path.read_text())
         setting = f"{results['profile']}, {results['device']}, {results['threads']} thread(s)"
-        for notebook, seeds in results["notebooks"].items():
-            by_claim: dict[str, list[dict]] = {}
-            for measured in seeds.values():
-                for claim in measured["claims"]:
-                    by_claim.setdefault(claim["claim"], []).append(claim)
-            for text, runs in by_claim.items():
-                held = sum(run["verdict"] == "holds" for run in runs)
-                failed = sum(run["verdict"] == "does not hold" for run in runs)
-                verdict = ("held" if held == len(runs) else "did not hold" if failed == len(runs)
-                           else "not resolved (within noise)" if held == failed == 0 else "mixed")
-                effect = 100 * sum(run["effect"] for run in runs) / len(runs)
-                noise = 200 * sum(run["standard_error"] for run in runs) / len(runs)
-                lines.append(f"| {notebook}: {claim_text(runs[0])} | {setting}, {len(runs)} seeds | {effect:+.1f} | "
-                             f"{noise:.1f} | {held} of {len(runs)} | {verdict} |")
+        for claim in claim_summaries(results):
+            seeds = len(claim.records)
+            lines.append(f"| {claim.notebook}: {claim_text(claim.records[0])} | {setting}, {seeds} seeds | "
+                         f"{100 * claim.effect.mean:+.1f} | {100 * claim.noise:.1f} | {claim.held} of {seeds} | "
+                         f"{claim.verdict} |")
     return "\n".join(lines + ["", *best_models(paths)])
 
 
