@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed-stamp
 # pytest-xdist workers (nbval needs --dist loadscope)
 JOBS ?= 2
 
-.PHONY: install run test lab bench zoo student clean
+.PHONY: install run test test-browser lab bench zoo student clean
 
 install: $(INSTALLED)
 
@@ -28,6 +28,16 @@ test: install
 	$(PY) -m fer_lib prepare-notebooks --profile smoke --out build/nbval
 	FER_SSL_RUNS=$(CURDIR)/build/test-runs $(PY) -m pytest -n $(JOBS) --dist loadscope \
 		tests build/nbval --nbval-lax --nbval-current-env
+
+# The browser test alone (tests/test_browser.py; `make test` runs it too, and skips it where no browser is
+# installed): JupyterLab in headless Chromium, a notebook run from the Run menu and its slider moved. Installs
+# Debian's chromium and chromium-driver first when they are missing (as root; otherwise it says how).
+# Screenshots: build/test-artifacts/.
+test-browser: install
+	@command -v chromedriver >/dev/null || { if [ "$$(id -u)" = 0 ]; then \
+		apt-get update && apt-get install -y chromium chromium-driver; else \
+		echo "no chromedriver: run 'sudo apt-get install chromium chromium-driver', then make test-browser"; exit 1; fi; }
+	$(PY) -m pytest -m browser -rs -v tests/test_browser.py
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/

@@ -15,7 +15,7 @@ from fer_lib.notebook_runner import (executed_output_problems, latest_notebook_f
 
 NOTEBOOKS = notebook_paths()
 # Parameters that are not run settings but choices of one notebook (documented in its parameters cell).
-NOTEBOOK_ONLY_PARAMETERS = {"init_checkpoint", "use_zoo", "full_ablation"}
+NOTEBOOK_ONLY_PARAMETERS = {"init_checkpoint", "use_zoo", "full_ablation", "photo", "checkpoint", "mae_checkpoint"}
 
 
 def test_there_are_numbered_notebooks() -> None:
