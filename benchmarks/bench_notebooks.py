@@ -5,6 +5,7 @@ pre-training the MAEs, as a student's first `make run` does. Each notebook's sta
 metrics its closing cell recorded are written to benchmarks/results/notebooks_<profile>_<device>.json.
 
     .venv/bin/python benchmarks/bench_notebooks.py                         # quick profile on the CPU
+    .venv/bin/python benchmarks/bench_notebooks.py --names 08 09           # those notebooks only, merged into the file
     python benchmarks/bench_notebooks.py --profile smoke --device cuda     # the same notebooks on a GPU
 """
 from __future__ import annotations
@@ -44,27 +45,34 @@ def main() -> None:
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--keep", type=Path, help="copy the executed notebooks and the report into this folder")
+    parser.add_argument("--names", nargs="+", help="only the notebooks whose names start with these (e.g. 08 09); "
+                        "their entries replace those of the results file, the others stay")
     args = parser.parse_args()
 
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as scratch:
         os.environ["FER_SSL_RUNS"] = str(Path(scratch) / "runs")
         os.environ["FER_SSL_CACHE"] = str(Path(scratch) / "cache")
-        runs, report = run_notebooks(args.profile, {"device": args.device})
+        runs, report = run_notebooks(args.profile, {"device": args.device}, args.names)
         notebooks = [{"name": run.name, "status": run.status, "minutes": round(run.seconds / 60, 2),
                       "metrics": recorded_metrics(report.parent, run.name),
                       "output_problems": executed_output_problems(run.output) if run.output.is_file() else [],
                       "claims": recorded_claims(report.parent, run.name)} for run in runs]
         if args.keep is not None:
             shutil.copytree(report.parent, args.keep, dirs_exist_ok=True)
+    load = [load_before, os.getloadavg()[0]]
+    path = RESULTS / f"notebooks_{args.profile}_{args.device}.json"
+    if args.names and path.is_file():      # a partial run: each new entry says how loaded the machine was
+        measured = {notebook["name"]: {**notebook, "load_average_1min_before_after": load} for notebook in notebooks}
+        kept = [n for n in json.loads(path.read_text())["notebooks"] if n["name"] not in measured]
+        notebooks = sorted(kept + list(measured.values()), key=lambda notebook: notebook["name"])
     payload = {
         "torch": torch.__version__, "python": platform.python_version(), "cpu_count": os.cpu_count(),
         "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu", "profile": args.profile,
-        "fresh_cache": True, "load_average_1min_before_after": [load_before, os.getloadavg()[0]],
+        "fresh_cache": True, "load_average_1min_before_after": load,
         "total_minutes": round(sum(n["minutes"] for n in notebooks), 2), "notebooks": notebooks}
     for notebook in notebooks:
         print(f"{notebook['name']}: {notebook['status']} in {notebook['minutes']:.1f} min")
-    path = RESULTS / f"notebooks_{args.profile}_{args.device}.json"
     write_json_atomic(path, payload)
     print(f"wrote {path}")
 
