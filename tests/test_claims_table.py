@@ -1,19 +1,15 @@
 """The README's claims table is generated from the claims benchmark's results, verdicts counted over seeds."""
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).parent.parent / "benchmarks" / "claims_table.py"
+from tests.benchmark_scripts import benchmark_module
 
 
 def claims_table_module():
-    spec = importlib.util.spec_from_file_location("claims_table", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("claims_table")
 
 
 def claim(text: str, effect: float, verdict: str) -> dict:

@@ -1,15 +1,11 @@
 """The masked autoencoder reproduces facebookresearch/mae `models_mae.py` and `util/pos_embed.py`."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from fer_lib.models.mae import MaskedAutoencoderViT, build_mae
 from fer_lib.models.pos_embed import get_2d_sincos_pos_embed
-
-REFERENCE_FILE = Path(__file__).resolve().parent.parent / "benchmarks" / "reference_mae.py"
+from tests.benchmark_scripts import benchmark_module
 
 
 def tiny_mae(**overrides: object) -> MaskedAutoencoderViT:
@@ -19,10 +15,7 @@ def tiny_mae(**overrides: object) -> MaskedAutoencoderViT:
 
 
 def reference_module():
-    spec = importlib.util.spec_from_file_location("reference_mae", REFERENCE_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("reference_mae")
 
 
 def manual_patchify(imgs: torch.Tensor, p: int) -> torch.Tensor:

@@ -1,18 +1,14 @@
 """The times in the instructor's guide and in the notebooks' header boxes are the measured ones, from the reports."""
-import importlib.util
 import json
 from pathlib import Path
 
 import nbformat
 
-SCRIPT = Path(__file__).parent.parent / "benchmarks" / "teaching_times.py"
+from tests.benchmark_scripts import benchmark_module
 
 
 def teaching_times_module():
-    spec = importlib.util.spec_from_file_location("teaching_times", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("teaching_times")
 
 
 def test_the_notebooks_benchmark_wins_then_the_median_seed_then_not_measured(tmp_path: Path) -> None:
