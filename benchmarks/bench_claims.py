@@ -11,8 +11,9 @@ Writes benchmarks/results/claims[_<suffix>].json after every seed. It picks up w
 in its own run folder (named by its settings), so a rerun finds the finished ones, and seeds already in the
 file are not measured again. `benchmarks/claims_table.py` turns the file into the README's table.
 
-Notebooks 04-07 are measured by executing each notebook with its default parameters at the seed (papermill):
-their claims and metrics are read from the run folder the notebook writes.
+Notebooks 04-07 are measured by executing each notebook with its default parameters at the seed (papermill), and
+`claim_runs = True` where a notebook has it (05-07 train only part of their runs by default, to stay near 5
+minutes): their claims and metrics are read from the run folder the notebook writes.
 
     .venv/bin/python benchmarks/bench_claims.py [--notebook 03 | 03-10pct-labels | 04 | 05 | 06 | 07] [--seeds 0 1 2]
         [--threads 1] [--full-ablation]
@@ -81,20 +82,24 @@ def notebook_03(cfg: RunConfig, label_fraction: float = 1.0) -> dict[str, Any]:
 
 def executed_notebook(name: str) -> Callable[..., dict[str, Any]]:
     """Notebook `name`'s claims at one seed, measured by executing the notebook itself (papermill, its default
-    parameters at the config's profile, seed and threads, plus `full_ablation`), so the benchmark measures exactly
-    what the notebook shows; the claims and metrics come from the run folder it writes."""
+    parameters at the config's profile, seed and threads, plus `full_ablation`, and `claim_runs = True` where the
+    notebook has that parameter: every run its claims need), so the benchmark measures exactly what the notebook
+    shows; the claims and metrics come from the run folder it writes."""
     def measure(cfg: RunConfig, full_ablation: bool = False) -> dict[str, Any]:
         source = REPO_ROOT / "notebooks" / f"{name}.ipynb"
         target = Path(os.environ["FER_SSL_RUNS"]) / cfg.profile / "executed" / f"{name}-seed{cfg.seed}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         os.environ["TQDM_DISABLE"] = "1"
+        switches = {"full_ablation": full_ablation}
+        if "claim_runs" in papermill.inspect_notebook(source):
+            switches["claim_runs"] = True
         papermill.execute_notebook(source, target, parameters={"profile": cfg.profile, "seed": cfg.seed,
                                                                "device": cfg.engine.device, "threads": cfg.engine.threads,
-                                                               "full_ablation": full_ablation},
+                                                               **switches},
                                    cwd=str(source.parent), progress_bar=False, execution_timeout=CELL_TIMEOUT)
         folder = seed_folder(Path(os.environ["FER_SSL_RUNS"]) / cfg.profile, name, cfg.seed)
         return {"claims": json.loads((folder / "claims.json").read_text()),
-                "metrics": json.loads((folder / "metrics.json").read_text()), "full_ablation": full_ablation}
+                "metrics": json.loads((folder / "metrics.json").read_text()), **switches}
     return measure
 
 

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import papermill
 import pytest
 
 from fer_lib.config import FLAT_NAMES
@@ -15,7 +16,8 @@ from fer_lib.notebook_runner import (executed_output_problems, latest_notebook_f
 
 NOTEBOOKS = notebook_paths()
 # Parameters that are not run settings but choices of one notebook (documented in its parameters cell).
-NOTEBOOK_ONLY_PARAMETERS = {"init_checkpoint", "use_zoo", "full_ablation", "photo", "checkpoint", "mae_checkpoint"}
+NOTEBOOK_ONLY_PARAMETERS = {"init_checkpoint", "use_zoo", "claim_runs", "full_ablation", "photo", "checkpoint",
+                            "mae_checkpoint"}
 
 
 def test_there_are_numbered_notebooks() -> None:
@@ -109,3 +111,16 @@ def test_make_run_machinery_executes_every_notebook_at_smoke_and_writes_the_repo
         metrics = json.loads((latest_notebook_folder(report.parent, run.name) / "metrics.json").read_text())
         assert metrics and f"## {run.name}" in text
         assert not executed_output_problems(run.output)
+
+
+ABLATING = [path for path in NOTEBOOKS if "full_ablation" in papermill.inspect_notebook(path)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ABLATING, ids=lambda p: p.stem)
+def test_notebook_runs_every_row_with_full_ablation_at_smoke(path: Path, tmp_path: Path) -> None:
+    """The cells nbval's default run skips (the rows of `claim_runs` and `full_ablation`, which the claims
+    benchmark and researchers run) execute too."""
+    papermill.execute_notebook(path, tmp_path / path.name, parameters={"profile": "smoke", "full_ablation": True},
+                               cwd=str(path.parent), progress_bar=False)
+    assert not executed_output_problems(tmp_path / path.name)

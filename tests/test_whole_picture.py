@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_lib.eval.claims_benchmark import (FINETUNED_SERIES, FinetunedSeries, SeedStats, claim_summaries,
-                                           claims_results, finetuned_curves, notebook_metric)
+from fer_lib.eval.claims_benchmark import (FINETUNED_SERIES, FinetunedSeries, SeedStats, claim_rows, claim_summaries,
+                                           claims_results, finetuned_curves, notebook_claims, notebook_metric)
 from fer_lib.eval.costs import TrainingCost, history_cost, run_costs
 from fer_lib.eval.whole_picture import conclusions, published_figure, verdict_tally
 from fer_lib.viz.whole_picture import cost_bars, label_efficiency_panels
@@ -90,6 +90,22 @@ def test_the_results_file_with_the_most_seeds_is_read_and_quick_stands_in_for_a_
     assert path.name == "claims_quick_cpu_threads1.json" and results == many
     with pytest.raises(FileNotFoundError, match="bench_claims"):
         claims_results("smoke", tmp_path / "empty")
+
+
+def test_a_notebook_reads_its_own_claims_over_seeds_as_table_rows(tmp_path: Path) -> None:
+    (tmp_path / "claims_quick_cpu_threads1.json").write_text(json.dumps(RESULTS))
+    path, rows = notebook_claims("03", "smoke", tmp_path)
+    assert path.name == "claims_quick_cpu_threads1.json"
+    assert list(rows) == ["03: claim face_mae_beats_scratch", "03: claim probe",
+                          "03-10pct-labels: claim face_mae_beats_scratch_10_labels"]
+    row = rows["03: claim face_mae_beats_scratch"]
+    assert row["held on"] == "2 of 2 seeds" and row["verdict"] == "held" and row["effect (points)"].startswith("+15.0")
+    assert row["expected"] == "MAE (face) > scratch" and row["measured at quick"] == "MAE (face) ahead"
+    assert list(notebook_claims("05", "quick", tmp_path)[1]) == ["05: claim facemix_beats_mixup_25_labels"]
+    assert notebook_claims("09", "quick", tmp_path)[1] == {}
+    gap = claim_rows(claim_summaries({"notebooks": {"03": {"0": {"claims": [claim("k", 0.2, "holds", min_gap=0.1)]}}}}),
+                     "quick")
+    assert list(gap) == ["03: claim k (by at least 10 points)"]
 
 
 def test_published_figures_are_found_by_the_longest_key_prefix_and_otherwise_said_to_be_missing() -> None:

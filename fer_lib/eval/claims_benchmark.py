@@ -135,6 +135,24 @@ def claim_summaries(results: Results) -> list[ClaimSummary]:
     return summaries
 
 
+def claim_rows(summaries: Iterable[ClaimSummary], profile: str) -> dict[str, dict[str, Any]]:
+    """One table row per claim, keyed "<notebook>: <claim>": its measure, the expected and the measured direction,
+    the effect and the noise over the seeds (points), on how many seeds it held, and the overall verdict."""
+    return {f"{s.notebook}: {s.text}" + (f" (by at least {100 * s.records[0]['min_gap']:.0f} points)"
+                                         if s.records[0].get("min_gap") else ""): {
+        "measure": s.measure, "expected": s.expected, f"measured at {profile}": s.measured,
+        "effect (points)": s.effect.text(signed=True), "2 SE (points)": 100 * s.noise,
+        "held on": f"{s.held} of {len(s.records)} seeds", "verdict": s.verdict} for s in summaries}
+
+
+def notebook_claims(notebook: str, profile: str, folder: Path = RESULTS_DIR) -> tuple[Path, dict[str, dict[str, Any]]]:
+    """The claims benchmark's rows (`claim_rows`) of notebook `notebook` ("05"; "03" also takes "03-10pct-labels")
+    and the results file they come from; FileNotFoundError when no results file exists."""
+    path, results = claims_results(profile, folder)
+    summaries = [s for s in claim_summaries(results) if s.notebook.split("-")[0] == notebook]
+    return path, claim_rows(summaries, results["profile"])
+
+
 @dataclass(frozen=True)
 class FinetunedSeries:
     """Where one method's fine-tuned test accuracy lies in the records of notebook `notebook` ("05" also reads
