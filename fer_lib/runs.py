@@ -27,17 +27,18 @@ INDEX = "index.json"
 
 def identity_hash(identity: dict[str, Any]) -> str:
     """10 hex digits of the SHA-256 of `identity` as canonical JSON (dataclasses as dicts)."""
-    text = json.dumps(_plain(identity), sort_keys=True, default=str)
+    text = json.dumps(plain_json(identity), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
-def _plain(value: Any) -> Any:
+def plain_json(value: Any) -> Any:
+    """`value` as JSON holds it: dataclasses as dicts, tuples as lists."""
     if is_dataclass(value) and not isinstance(value, type):
         return asdict(value)
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_json(v) for v in value]
     return value
 
 
@@ -51,7 +52,7 @@ def open_run(profile: str, seed: int, kind: str, label: str, identity: dict[str,
     seed_everything(seed)
     path = run_path(profile, kind, label, identity)
     path.mkdir(parents=True, exist_ok=True)
-    record = {"kind": kind, "label": label, "identity": _plain(identity)}
+    record = {"kind": kind, "label": label, "identity": plain_json(identity)}
     if not (path / "run.json").is_file():
         write_json_atomic(path / "run.json", record)
     with _locked_index(path.parent) as index:

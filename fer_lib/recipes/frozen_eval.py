@@ -10,12 +10,19 @@ For one encoder, on features of un-augmented images:
   expression and identity neighbour purity;
 - cross-dataset transfer: the probe trained on the run's data, tested on other test sets (on SynthFER: wild
   scenes instead of lab scenes, and new people; with real data any loaders, via `transfer_sets`).
+
+An evaluation is stored in runs/<profile>/frozen-<checkpoint name>-<hash>/evaluation.pt, named by what decides its
+numbers (the checkpoint's content, the encoder, probe and seed settings, the label shares, and the content of every
+dataset it reads), so a notebook that evaluates an encoder another one already evaluated (08 after 04) reads it.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,8 +32,13 @@ from fer_lib.config import RunConfig
 from fer_lib.data.base import DatasetSplits, FaceDataset
 from fer_lib.data.registry import label_subset, load_splits
 from fer_lib.eval.embedding import neighbour_purity
+from fer_lib.engine.checkpoint import save_atomic
 from fer_lib.eval.probes import cosine_neighbours, knn_classify, linear_probe
+from fer_lib.models.checkpoints import read_checkpoint
+from fer_lib.recipes.finetune import init_identity
 from fer_lib.recipes.probe import frozen_features
+from fer_lib.report import write_json_atomic
+from fer_lib.runs import plain_json, run_path
 
 LABEL_FRACTIONS = (0.01, 0.05, 0.1, 0.25, 1.0)
 FRACTION_C_GRID = (1e-2, 1e-1, 1.0)     # the probes on a share of the labels choose C among these
@@ -51,6 +63,23 @@ class FrozenEvaluation:
     transfer: dict[str, float] = field(default_factory=dict)
     transfer_correct: dict[str, np.ndarray] = field(default_factory=dict)
     test_features: torch.Tensor | None = None
+
+    def record(self) -> dict[str, Any]:
+        """Every field as plain values and tensors (what a weights-only torch file holds)."""
+        def plain(value: Any) -> Any:
+            if isinstance(value, np.ndarray):
+                return torch.from_numpy(value)
+            return {key: plain(item) for key, item in value.items()} if isinstance(value, dict) else value
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> FrozenEvaluation:
+        """The evaluation `record` holds (the *_correct arrays back to numpy)."""
+        def arrays(value: Any) -> Any:
+            if isinstance(value, torch.Tensor):
+                return value.numpy()
+            return {key: arrays(item) for key, item in value.items()} if isinstance(value, dict) else value
+        return cls(**{name: value if name == "test_features" else arrays(value) for name, value in record.items()})
 
     def scalars(self) -> dict[str, float]:
         """Every scalar, keyed for a metrics file."""
@@ -79,13 +108,42 @@ def _one_nn_accuracy(features: torch.Tensor, labels: np.ndarray) -> np.ndarray:
     return (labels[nearest[:, 0].numpy()] == labels).astype(np.float64)
 
 
+def content_digest(dataset: FaceDataset) -> str:
+    """SHA-256 of what an evaluation reads from `dataset`: its images, labels and identities."""
+    digest = hashlib.sha256()
+    for array in (dataset.images, dataset.labels, dataset.meta.get("identity")):
+        if array is not None:
+            digest.update(str((array.dtype, array.shape)).encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
 def evaluate_frozen(cfg: RunConfig, init: Path | str | None, splits: DatasetSplits,
                     transfer: Mapping[str, FaceDataset], device: torch.device, label: str,
                     fractions: tuple[float, ...] = LABEL_FRACTIONS) -> FrozenEvaluation:
     """Every frozen-encoder measure of the module docstring for the encoder of `init` (None: random weights).
     `transfer` names extra test sets (see `transfer_sets`); the one named HELD_OUT_PEOPLE, when it carries
-    meta "identity", is where identity leakage is measured (else the test split is)."""
+    meta "identity", is where identity leakage is measured (else the test split is). An evaluation stored with
+    the same identity (module docstring) is read instead of measured again; `label` only names the result."""
     datasets = {"train": splits.train, "val": splits.val, "test": splits.test, **transfer}
+    identity = {"recipe": "frozen_eval", "init": init_identity(None if init is None else Path(init)),
+                "arch": cfg.arch, "probe": cfg.probe, "seed": cfg.seed, "fractions": sorted(fractions),
+                "image": [cfg.data.image_size, cfg.data.channels],
+                "datasets": {name: content_digest(dataset) for name, dataset in datasets.items()}}
+    folder = run_path(cfg.profile, "frozen", "random" if init is None else Path(init).stem, identity)
+    if (folder / "evaluation.pt").is_file():
+        return dataclasses.replace(FrozenEvaluation.from_record(read_checkpoint(folder / "evaluation.pt")),
+                                   label=label)
+    evaluation = _measure(cfg, init, splits, datasets, transfer, device, label, fractions)
+    write_json_atomic(folder / "run.json", {"kind": "frozen", "label": label, "identity": plain_json(identity)})
+    save_atomic(evaluation.record(), folder / "evaluation.pt")
+    return evaluation
+
+
+def _measure(cfg: RunConfig, init: Path | str | None, splits: DatasetSplits, datasets: Mapping[str, FaceDataset],
+             transfer: Mapping[str, FaceDataset], device: torch.device, label: str,
+             fractions: tuple[float, ...]) -> FrozenEvaluation:
+    """`evaluate_frozen`'s measurement, without the store."""
     features, labels = frozen_features(cfg, init, datasets, device, splits.train.num_classes)
     labels = {name: value.numpy() for name, value in labels.items()}
     class_names = splits.train.class_names
