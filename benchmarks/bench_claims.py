@@ -15,7 +15,8 @@ Notebooks 04-07 are measured by executing each notebook with its default paramet
 `claim_runs = True` where a notebook has it (05-07 train only part of their runs by default, to stay near 5
 minutes): their claims and metrics are read from the run folder the notebook writes.
 
-    .venv/bin/python benchmarks/bench_claims.py [--notebook 03 | 03-10pct-labels | 04 | 05 | 06 | 07] [--seeds 0 1 2]
+    .venv/bin/python benchmarks/bench_claims.py [--notebook 03 | 03-10pct-labels | 04 | 05 | 05-10pct-labels | 06 |
+        06-5pct-labels | 07] [--seeds 0 1 2]
         [--threads 1] [--full-ablation]
 """
 from __future__ import annotations
@@ -80,17 +81,18 @@ def notebook_03(cfg: RunConfig, label_fraction: float = 1.0) -> dict[str, Any]:
             "finetune_epochs": budget.finetune.epochs, "train_images": len(splits.train)}
 
 
-def executed_notebook(name: str) -> Callable[..., dict[str, Any]]:
+def executed_notebook(name: str, parameters: dict[str, Any] | None = None) -> Callable[..., dict[str, Any]]:
     """Notebook `name`'s claims at one seed, measured by executing the notebook itself (papermill, its default
-    parameters at the config's profile, seed and threads, plus `full_ablation`, and `claim_runs = True` where the
-    notebook has that parameter: every run its claims need), so the benchmark measures exactly what the notebook
-    shows; the claims and metrics come from the run folder it writes."""
+    parameters at the config's profile, seed and threads, plus `parameters`, `full_ablation`, and `claim_runs = True`
+    where the notebook has that parameter: every run its claims need), so the benchmark measures exactly what the
+    notebook shows; the claims and metrics come from the run folder it writes."""
     def measure(cfg: RunConfig, full_ablation: bool = False) -> dict[str, Any]:
         source = REPO_ROOT / "notebooks" / f"{name}.ipynb"
-        target = Path(os.environ["FER_SSL_RUNS"]) / cfg.profile / "executed" / f"{name}-seed{cfg.seed}.ipynb"
+        variant = "".join(f"-{key}-{value}" for key, value in (parameters or {}).items())
+        target = Path(os.environ["FER_SSL_RUNS"]) / cfg.profile / "executed" / f"{name}{variant}-seed{cfg.seed}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         os.environ["TQDM_DISABLE"] = "1"
-        switches = {"full_ablation": full_ablation}
+        switches = {**(parameters or {}), "full_ablation": full_ablation}
         if "claim_runs" in papermill.inspect_notebook(source):
             switches["claim_runs"] = True
         papermill.execute_notebook(source, target, parameters={"profile": cfg.profile, "seed": cfg.seed,
@@ -113,8 +115,11 @@ def seed_folder(run_root: Path, notebook: str, seed: int) -> Path:
 CELL_TIMEOUT = 3600     # seconds per cell: a cell that never returns fails its seed instead of blocking the benchmark
 NOTEBOOKS_RUN_AS_IS = ("04_contrastive", "05_mixing", "06_semi_supervised", "07_noisy_labels")
 NOTEBOOKS = {"03": notebook_03, "03-10pct-labels": lambda cfg: notebook_03(cfg, 0.1),
-             **{name[:2]: executed_notebook(name) for name in NOTEBOOKS_RUN_AS_IS}}
-EXECUTED = {name[:2] for name in NOTEBOOKS_RUN_AS_IS}
+             **{name[:2]: executed_notebook(name) for name in NOTEBOOKS_RUN_AS_IS},
+             # the claims at a second label budget: SSFER's "low label fractions" (05) and "5% and 10%" (06)
+             "05-10pct-labels": executed_notebook("05_mixing", {"facemix_sweep_fractions": "0.1"}),
+             "06-5pct-labels": executed_notebook("06_semi_supervised", {"semi_label_fraction": 0.05})}
+EXECUTED = set(NOTEBOOKS) - {"03", "03-10pct-labels"}
 
 
 def main() -> None:
