@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 
 from fer_lib.eval.claims_benchmark import claim_summaries
-from fer_lib.notebook_runner import claim_text
 
 RESULTS = Path(__file__).parent / "results"
 START, END = "<!-- claims:start -->", "<!-- claims:end -->"
@@ -28,7 +27,7 @@ def claims_table(paths: list[Path]) -> str:
         setting = f"{results['profile']}, {results['device']}, {results['threads']} thread(s)"
         for claim in claim_summaries(results):
             seeds = len(claim.records)
-            lines.append(f"| {claim.notebook}: {claim_text(claim.records[0])} | {setting}, {seeds} seeds | "
+            lines.append(f"| {claim.title} | {setting}, {seeds} seeds | "
                          f"{100 * claim.effect.mean:+.1f} | {100 * claim.noise:.1f} | {claim.held} of {seeds} | "
                          f"{claim.verdict} |")
     return "\n".join(lines + ["", *best_models(paths)])

@@ -18,6 +18,7 @@ from typing import Any
 import nbformat
 import papermill
 
+from fer_lib.eval.claims import claim_text
 from fer_lib.paths import REPO_ROOT, runs_dir
 from fer_lib.runs import list_runs
 
@@ -98,11 +99,6 @@ def latest_notebook_folder(run_root: Path, notebook: str) -> Path | None:
     if not runs:
         return None
     return run_root / max(runs, key=lambda name: runs[name]["used"])
-
-
-def claim_text(record: dict) -> str:
-    """A recorded claim's sentence, with its minimum gap when it has one."""
-    return record["claim"] + (f" (by at least {100 * record['min_gap']:.0f} points)" if record["min_gap"] else "")
 
 
 def write_report(run_root: Path, profile: str, runs: list[NotebookRun]) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_lib.eval.claims_benchmark import (FINETUNED_SERIES, FinetunedSeries, SeedStats, claim_rows, claim_summaries,
+from fer_lib.eval.claims_benchmark import (FINETUNED_SERIES, FinetunedSeries, SeedStats, claim_summaries,
                                            claims_results, finetuned_curves, notebook_claims, notebook_metric)
 from fer_lib.eval.costs import TrainingCost, history_cost, run_costs
 from fer_lib.eval.whole_picture import conclusions, published_figure, verdict_tally
@@ -103,9 +103,8 @@ def test_a_notebook_reads_its_own_claims_over_seeds_as_table_rows(tmp_path: Path
     assert row["expected"] == "MAE (face) > scratch" and row["measured at quick"] == "MAE (face) ahead"
     assert list(notebook_claims("05", "quick", tmp_path)[1]) == ["05: claim facemix_beats_mixup_25_labels"]
     assert notebook_claims("09", "quick", tmp_path)[1] == {}
-    gap = claim_rows(claim_summaries({"notebooks": {"03": {"0": {"claims": [claim("k", 0.2, "holds", min_gap=0.1)]}}}}),
-                     "quick")
-    assert list(gap) == ["03: claim k (by at least 10 points)"]
+    gap = claim_summaries({"notebooks": {"03": {"0": {"claims": [claim("k", 0.2, "holds", min_gap=0.1)]}}}})
+    assert [summary.title for summary in gap] == ["03: claim k (by at least 10 points)"]
 
 
 def test_published_figures_are_found_by_the_longest_key_prefix_and_otherwise_said_to_be_missing() -> None:

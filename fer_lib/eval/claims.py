@@ -11,6 +11,11 @@ from fer_lib.eval.compare import Comparison, compare_paired
 from fer_lib.report import metric_slug
 
 
+def claim_text(record: dict) -> str:
+    """A recorded claim's sentence (`Claim.record()`), with its minimum gap when it has one."""
+    return record["claim"] + (f" (by at least {100 * record['min_gap']:.0f} points)" if record["min_gap"] else "")
+
+
 @dataclass(frozen=True)
 class Claim:
     """`text` (whose claim, in a sentence) tested by `comparison`: it holds when a beats b beyond 2 standard

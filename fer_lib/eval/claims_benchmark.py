@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from fer_lib.eval.claims import claim_text
 from fer_lib.paths import REPO_ROOT
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
@@ -86,6 +87,11 @@ class ClaimSummary:
         return self.records[0]["claim"]
 
     @property
+    def title(self) -> str:
+        """"<notebook>: <claim>", with the claim's minimum gap when it has one."""
+        return f"{self.notebook}: {claim_text(self.records[0])}"
+
+    @property
     def measure(self) -> str:
         return self.records[0].get("measure", "test accuracy")
 
@@ -135,22 +141,20 @@ def claim_summaries(results: Results) -> list[ClaimSummary]:
     return summaries
 
 
-def claim_rows(summaries: Iterable[ClaimSummary], profile: str) -> dict[str, dict[str, Any]]:
-    """One table row per claim, keyed "<notebook>: <claim>": its measure, the expected and the measured direction,
-    the effect and the noise over the seeds (points), on how many seeds it held, and the overall verdict."""
-    return {f"{s.notebook}: {s.text}" + (f" (by at least {100 * s.records[0]['min_gap']:.0f} points)"
-                                         if s.records[0].get("min_gap") else ""): {
-        "measure": s.measure, "expected": s.expected, f"measured at {profile}": s.measured,
-        "effect (points)": s.effect.text(signed=True), "2 SE (points)": 100 * s.noise,
-        "held on": f"{s.held} of {len(s.records)} seeds", "verdict": s.verdict} for s in summaries}
+def claim_row(summary: ClaimSummary, profile: str) -> dict[str, Any]:
+    """A claim's table row: its measure, the expected and the measured direction, the effect and the noise over the
+    seeds (points), on how many seeds it held, and the overall verdict."""
+    return {"measure": summary.measure, "expected": summary.expected, f"measured at {profile}": summary.measured,
+            "effect (points)": summary.effect.text(signed=True), "2 SE (points)": 100 * summary.noise,
+            "held on": f"{summary.held} of {len(summary.records)} seeds", "verdict": summary.verdict}
 
 
 def notebook_claims(notebook: str, profile: str, folder: Path = RESULTS_DIR) -> tuple[Path, dict[str, dict[str, Any]]]:
-    """The claims benchmark's rows (`claim_rows`) of notebook `notebook` ("05"; "03" also takes "03-10pct-labels")
-    and the results file they come from; FileNotFoundError when no results file exists."""
+    """The claims benchmark's rows (`claim_row`, keyed by the claim's title) of notebook `notebook` ("05"; "03" also
+    takes "03-10pct-labels") and the results file they come from; FileNotFoundError when no results file exists."""
     path, results = claims_results(profile, folder)
-    summaries = [s for s in claim_summaries(results) if s.notebook.split("-")[0] == notebook]
-    return path, claim_rows(summaries, results["profile"])
+    return path, {s.title: claim_row(s, results["profile"]) for s in claim_summaries(results)
+                  if s.notebook.split("-")[0] == notebook}
 
 
 @dataclass(frozen=True)
