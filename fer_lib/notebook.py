@@ -21,6 +21,7 @@ from IPython.display import Markdown, display
 from fer_lib.config import FLAT_NAMES, RunConfig, make_config, result_identity
 from fer_lib.engine.devices import apply_threads, resolve_device
 from fer_lib.eval.claims import Claim
+from fer_lib.eval.claims_benchmark import notebook_claims
 from fer_lib.report import markdown_table, write_json_atomic
 from fer_lib.runs import open_run
 
@@ -79,6 +80,15 @@ def start(notebook: str, namespace: Mapping[str, Any]) -> RunContext:
 def table(rows: dict[str, dict[str, Any]], digits: int = 3) -> Markdown:
     """{row: {column: value}} shown as a markdown table in the notebook."""
     return Markdown(markdown_table(rows, digits))
+
+
+def show_benchmark_claims(notebook: str, profile: str) -> None:
+    """Display the claims of notebook `notebook` ("05") as the claims benchmark measured them over its seeds,
+    and the results file they come from."""
+    path, rows = notebook_claims(notebook, profile)
+    print(f"\nEvery claim of this notebook in the claims benchmark ({path.name}: the runs of claim_runs at each seed; "
+          f"python benchmarks/bench_claims.py --notebook {notebook} measures them):")
+    display(table(rows, digits=1))
 
 
 def explorer(function: Callable[..., None], **controls: "widgets.ValueWidget") -> None:
